@@ -1,0 +1,126 @@
+"""The one way rebuild-env runs an external command.
+
+Argument lists only, a cleaned environment, a timeout, output captured and handed back
+on failure, and a careful shutdown (interrupt -> terminate -> kill) of the whole process
+group when the user presses Ctrl-C or the timeout fires.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import BuildError, Interrupted
+
+DEFAULT_TIMEOUT_S = 1800.0
+SHUTDOWN_GRACE_S = 3.0
+
+# Variables of the caller's shell that change what an installer or interpreter does behind
+# our back; the environment we build must depend only on the plan.
+_NOISY_PREFIXES = ("PIP_", "PYTHON", "VIRTUAL_ENV", "CONDA_", "UV_", "PYENV_VERSION")
+_NOISY_NAMES = frozenset({"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE"})
+
+
+@dataclass(frozen=True)
+class Completed:
+    """A finished command."""
+
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+    seconds: float
+
+
+class CommandTimeout(Exception):
+    """The command ran past its timeout and was stopped."""
+
+    def __init__(self, args: Sequence[str], seconds: float, output: str) -> None:
+        super().__init__(f"{args[0]} did not finish within {seconds:.0f} s")
+        self.seconds = seconds
+        self.output = output
+
+
+def clean_env(extra: Mapping[str, str] | None = None, *, keep: Sequence[str] = ()) -> dict[str, str]:
+    """The caller's environment without Python/pip/conda noise, plus ``extra``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k in keep or not (k in _NOISY_NAMES or k.startswith(_NOISY_PREFIXES))
+    }
+    if extra:
+        env.update(extra)
+    return env
+
+
+def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """Interrupt, then terminate, then kill the command's process group."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            break
+        try:
+            return proc.communicate(timeout=SHUTDOWN_GRACE_S)
+        except subprocess.TimeoutExpired:
+            continue
+    out, err = proc.communicate()
+    return out, err
+
+
+def run(
+    args: Sequence[str | Path],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    check: bool = True,
+    what: str = "",
+) -> Completed:
+    """Run a command; raise :class:`BuildError` (or return, with ``check=False``) on failure.
+
+    The child runs in its own process group so that Ctrl-C and timeouts stop it and
+    everything it started.
+    """
+    argv = tuple(str(a) for a in args)
+    started = time.perf_counter()
+    try:
+        proc = subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            env=dict(env) if env is not None else clean_env(),
+            cwd=cwd,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        raise BuildError(f"cannot run {argv[0]}: {exc.strerror}", hint=what) from exc
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        out, err = _stop(proc)
+        raise CommandTimeout(argv, timeout, (out or "") + (err or "")) from None
+    except KeyboardInterrupt:
+        _stop(proc)
+        raise Interrupted("interrupted", hint="nothing half-built was kept") from None
+    done = Completed(argv, proc.returncode, out, err, time.perf_counter() - started)
+    if check and done.returncode != 0:
+        raise BuildError(
+            f"{what or Path(argv[0]).name} failed (exit {done.returncode})",
+            output=tail(done.stderr or done.stdout),
+        )
+    return done
+
+
+def tail(text: str, lines: int = 15) -> str:
+    """The last lines of a command's output, which is where installers put the reason."""
+    kept = [line for line in text.strip().splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])

@@ -1,0 +1,1 @@
+"""One module per bundle format; each exposes ``NAME``, ``detect(dir)`` and ``read(dir, ...)``."""

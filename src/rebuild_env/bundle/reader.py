@@ -1,0 +1,62 @@
+"""Detect a bundle's format and read it into a :class:`RecordedEnv`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import BundleError
+from ..pins import RecordedEnv
+from .formats import bare, manifest
+
+
+@dataclass(frozen=True)
+class BundleFormat:
+    """A reader: its name, how to recognise its files, how to read them."""
+
+    name: str
+    detect: Callable[[Path], bool]
+    read: Callable[..., RecordedEnv]
+
+
+# Most specific first: an MLflow folder also has a requirements.txt, so "bare" comes last.
+FORMATS: tuple[BundleFormat, ...] = (
+    BundleFormat(manifest.NAME, manifest.detect, manifest.read),
+    BundleFormat(bare.NAME, bare.detect, bare.read),
+)
+
+
+def read_bundle(
+    path: Path | str, *, format: str | None = None, model: Path | str | None = None
+) -> RecordedEnv:
+    """Read a bundle folder (or a lone model file) in whichever format it is written.
+
+    ``format`` forces a reader by name; ``model`` overrides the model file the bundle names.
+    """
+    bundle = Path(path)
+    model_path = Path(model) if model is not None else None
+    if not bundle.exists():
+        raise BundleError("bundle does not exist", path=bundle, hint="check the path")
+    if bundle.is_file():
+        # A lone model file: the folder is the bundle, this file its model.
+        model_path, bundle = bundle, bundle.parent
+        if format is None:
+            format = bare.NAME
+    if model_path is not None and not model_path.is_file():
+        raise BundleError("model file does not exist", path=model_path)
+    if format is not None:
+        chosen = next((f for f in FORMATS if f.name == format), None)
+        if chosen is None:
+            names = ", ".join(f.name for f in FORMATS)
+            raise BundleError(f"unknown bundle format {format!r}", hint=f"use one of: {names}")
+    else:
+        chosen = next((f for f in FORMATS if f.detect(bundle)), None)
+        if chosen is None:
+            raise BundleError(
+                "no model file or environment record found in this folder",
+                path=bundle,
+                hint="a bundle needs a model file (model.joblib, model.pkl, ...) "
+                "and ideally a requirements.txt or bundle.yaml",
+            )
+    return chosen.read(bundle, model=model_path)

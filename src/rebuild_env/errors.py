@@ -1,0 +1,103 @@
+"""One exception hierarchy for the whole library.
+
+Each error carries the exit code the CLI uses and a hint telling the user what to do.
+The library raises these; only ``cli.py`` prints them and exits.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from pathlib import Path
+
+
+class ExitCode(IntEnum):
+    """Documented exit codes of ``rebuild-env`` (see README)."""
+
+    OK = 0
+    INTERNAL = 1
+    BAD_INPUT = 2
+    CANNOT_RESOLVE = 3
+    BUILD_FAILED = 4
+    MODEL_FAILED = 5
+    PREDICTIONS_DIFFER = 6
+    UNSAFE_MODEL = 7
+    VERIFY_TIMEOUT = 8
+    INTERRUPTED = 130
+
+
+class RebuildEnvError(Exception):
+    """Base class: a failure the user can act on."""
+
+    exit_code: ExitCode = ExitCode.INTERNAL
+
+    def __init__(self, message: str, *, path: Path | str | None = None, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.path = Path(path) if path is not None else None
+        self.hint = hint
+
+    def one_line(self) -> str:
+        """The single line the CLI prints: what is wrong, which file, what to do."""
+        parts = [self.message]
+        if self.path is not None:
+            parts[0] = f"{self.path}: {self.message}"
+        if self.hint:
+            parts.append(self.hint)
+        return " — ".join(parts)
+
+
+class BundleError(RebuildEnvError):
+    """The bundle is missing, unreadable or malformed."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class UsageError(RebuildEnvError):
+    """The command line asks for something impossible."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class ResolveError(RebuildEnvError):
+    """No plan can satisfy the recorded environment on this machine."""
+
+    exit_code = ExitCode.CANNOT_RESOLVE
+
+
+class InterpreterNotFound(ResolveError):
+    """No interpreter of the recorded Python version could be found."""
+
+
+class BuildError(RebuildEnvError):
+    """Creating the environment or installing packages failed."""
+
+    exit_code = ExitCode.BUILD_FAILED
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: Path | str | None = None,
+        hint: str = "",
+        output: str = "",
+    ) -> None:
+        super().__init__(message, path=path, hint=hint)
+        self.output = output
+
+
+class PrefixExists(BuildError):
+    """The target prefix exists and is not ours to replace."""
+
+    exit_code = ExitCode.BAD_INPUT
+
+
+class UnsafeModelError(RebuildEnvError):
+    """The model file references something that could run code when loaded."""
+
+    exit_code = ExitCode.UNSAFE_MODEL
+
+
+class Interrupted(RebuildEnvError):
+    """The user pressed Ctrl-C (or the process got SIGTERM)."""
+
+    exit_code = ExitCode.INTERRUPTED

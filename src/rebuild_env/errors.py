@@ -22,6 +22,7 @@ class ExitCode(IntEnum):
     PREDICTIONS_DIFFER = 6
     UNSAFE_MODEL = 7
     VERIFY_TIMEOUT = 8
+    VERSION_WARNING = 9
     INTERRUPTED = 130
 
 

@@ -1,0 +1,7 @@
+"""Backends build a Plan into an environment: ``venv`` (virtualenv + uv) or ``conda`` (py-rattler)."""
+
+from __future__ import annotations
+
+from .base import Backend, Environment, get_backend
+
+__all__ = ["Backend", "Environment", "get_backend"]

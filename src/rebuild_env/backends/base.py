@@ -1,0 +1,156 @@
+"""What every backend shares: the Backend protocol and the atomic prefix protocol.
+
+Environments are not relocatable (a virtualenv's scripts and a conda prefix's text files
+hold their own path), so "build in a temporary directory and rename" would break them.
+Instead the environment is built in place with an *incomplete* marker inside it:
+
+- on any failure or Ctrl-C the prefix is removed;
+- after a SIGKILL the marker is still there, so the next run knows the prefix is a
+  half-built one of ours and rebuilds it without ``--force``;
+- an existing complete environment is only replaced with ``--force``, and then it is
+  moved aside first and put back if the new build fails, so the user never ends up with
+  neither.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ..errors import PrefixExists, UsageError
+from ..plan import Plan
+
+INCOMPLETE_MARKER = ".rebuild-env-incomplete"
+COMPLETE_MARKER = "rebuild-env.json"
+LOCK_TIMEOUT_S = 3600.0
+
+
+@dataclass(frozen=True)
+class Environment:
+    """A built environment."""
+
+    prefix: Path
+    python: Path
+    """The interpreter inside the environment."""
+    backend: str
+
+
+class Backend(Protocol):
+    """A way to build a Plan into an environment."""
+
+    name: str
+
+    def write_specs(self, plan: Plan, out: Path) -> tuple[Path, ...]:
+        """Write the spec files a person can re-use without rebuild-env; return their paths."""
+        ...
+
+    def build(self, plan: Plan, prefix: Path, specs: tuple[Path, ...]) -> Environment:
+        """Create the environment at ``prefix`` (an empty directory prepared by :func:`building`)."""
+        ...
+
+
+def get_backend(name: str) -> Backend:
+    """The backend called ``name``."""
+    if name == "venv":
+        from .venv import VenvBackend
+
+        return VenvBackend()
+    if name == "conda":
+        try:
+            from .conda import CondaBackend  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            raise UsageError(
+                "the conda backend is not available in this version yet",
+                hint="use --backend venv",
+            ) from None
+        backend: Backend = CondaBackend()
+        return backend
+    raise UsageError(f"unknown backend {name!r}", hint="use --backend venv or --backend conda")
+
+
+def env_python(prefix: Path) -> Path:
+    """The interpreter of an environment (venv or conda prefix)."""
+    if os.name == "nt":  # pragma: no cover - the tool targets POSIX first
+        return prefix / ("Scripts/python.exe" if (prefix / "Scripts").is_dir() else "python.exe")
+    return prefix / "bin" / "python"
+
+
+def is_complete(prefix: Path) -> bool:
+    """A prefix that rebuild-env finished building."""
+    return (prefix / COMPLETE_MARKER).is_file() and not (prefix / INCOMPLETE_MARKER).exists()
+
+
+def read_completion(prefix: Path) -> dict[str, object]:
+    """The completion record of a finished environment (empty when unreadable)."""
+    try:
+        data = json.loads((prefix / COMPLETE_MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def lock_path(prefix: Path) -> Path:
+    """Where the lock guarding ``prefix`` lives (outside it, so removing it is safe)."""
+    from platformdirs import user_cache_dir
+
+    digest = hashlib.sha256(str(prefix.resolve()).encode()).hexdigest()[:16]
+    locks = Path(user_cache_dir("rebuild-env")) / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    return locks / f"{digest}.lock"
+
+
+def _remove(path: Path) -> None:
+    if path.is_symlink() or path.is_file():
+        path.unlink()
+    elif path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@contextmanager
+def building(prefix: Path, *, force: bool, record: dict[str, object]) -> Iterator[Path]:
+    """Prepare ``prefix`` for an in-place build and make the outcome all-or-nothing.
+
+    Yields the (absolute) prefix. On success writes ``record`` as the completion marker.
+    """
+    from filelock import FileLock
+
+    prefix = prefix.absolute()
+    with FileLock(str(lock_path(prefix)), timeout=LOCK_TIMEOUT_S):
+        aside: Path | None = None
+        if prefix.exists() and not prefix.is_dir():
+            raise PrefixExists("exists and is a file", path=prefix, hint="choose another --prefix")
+        if prefix.is_dir() and (prefix / INCOMPLETE_MARKER).exists():
+            _remove(prefix)  # a half-built environment of ours (the last run was killed)
+        elif prefix.is_dir() and any(prefix.iterdir()):
+            if not force:
+                what = "an environment" if is_complete(prefix) else "a non-empty directory"
+                raise PrefixExists(
+                    f"already exists ({what})",
+                    path=prefix,
+                    hint="pass --force to replace it, or choose another --prefix",
+                )
+            aside = prefix.with_name(f".{prefix.name}.rebuild-env-old-{os.getpid()}")
+            _remove(aside)
+            prefix.rename(aside)
+        prefix.mkdir(parents=True, exist_ok=True)
+        (prefix / INCOMPLETE_MARKER).write_text("rebuild-env is building this environment\n")
+        try:
+            yield prefix
+            (prefix / COMPLETE_MARKER).write_text(
+                json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+            )
+            (prefix / INCOMPLETE_MARKER).unlink()
+        except BaseException:
+            _remove(prefix)
+            if aside is not None:
+                aside.rename(prefix)
+            raise
+        if aside is not None:
+            _remove(aside)

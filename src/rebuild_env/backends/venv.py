@@ -1,0 +1,88 @@
+"""The venv backend: ``uv venv`` + ``uv pip install`` (virtualenv + pip when uv is missing).
+
+Why uv creates the venv and not virtualenv: on a warm cache ``uv venv`` takes ~0.1 s where
+virtualenv with seeding takes ~0.7-1.9 s, and virtualenv 21 cannot seed targets older than
+Python 3.9 at all. pip is still seeded (installed by uv in the same transaction as the
+packages) so the user can keep working in the environment with plain pip.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .. import _subprocess
+from ..errors import BuildError
+from ..interpreters import uv_binary
+from ..plan import Plan
+from ..spec import requirements_txt
+from .base import Environment, env_python
+
+NAME = "venv"
+INSTALL_TIMEOUT_S = 1800.0
+CREATE_TIMEOUT_S = 300.0
+
+
+def _install_hint(output: str) -> str:
+    if "No solution found" in output or "unsatisfiable" in output:
+        return "the recorded pins cannot be installed together for this Python; see the plan's warnings"
+    if "Failed to build" in output or "Failed to download" in output:
+        return "a package has no wheel for this Python/platform; try --python with another version"
+    return "see the installer's output above"
+
+
+class VenvBackend:
+    """Build a Plan as a virtual environment."""
+
+    name = NAME
+
+    def write_specs(self, plan: Plan, out: Path) -> tuple[Path, ...]:
+        """``requirements.txt``."""
+        return (requirements_txt.write(plan, out),)
+
+    def build(self, plan: Plan, prefix: Path, specs: tuple[Path, ...]) -> Environment:
+        """Create the venv at ``prefix`` and install the plan into it."""
+        if plan.interpreter is None:
+            raise BuildError("the plan has no interpreter for the venv backend")
+        requirements = next(p for p in specs if p.name == requirements_txt.FILENAME)
+        uv = uv_binary()
+        if uv is not None:
+            self._build_with_uv(uv, plan, prefix, requirements)
+        else:
+            self._build_with_pip(plan, prefix, requirements)
+        return Environment(prefix=prefix, python=env_python(prefix), backend=NAME)
+
+    def _build_with_uv(self, uv: str, plan: Plan, prefix: Path, requirements: Path) -> None:
+        assert plan.interpreter is not None
+        env = _subprocess.clean_env({"UV_NO_PROGRESS": "1"})
+        _subprocess.run(
+            [uv, "venv", "--quiet", "--allow-existing", "--python", plan.interpreter.path, prefix],
+            env=env,
+            timeout=CREATE_TIMEOUT_S,
+            what="uv venv",
+        )
+        args: list[str | Path] = [
+            uv, "pip", "install", "--python", env_python(prefix), "-r", requirements, "pip",
+        ]  # fmt: skip
+        if plan.exclude_newer:
+            args += ["--exclude-newer", plan.exclude_newer]
+        self._install(args, env)
+
+    def _build_with_pip(self, plan: Plan, prefix: Path, requirements: Path) -> None:
+        assert plan.interpreter is not None
+        env = _subprocess.clean_env()
+        _subprocess.run(
+            [sys.executable, "-m", "virtualenv", "--quiet", "--python", plan.interpreter.path, prefix],
+            env=env,
+            timeout=CREATE_TIMEOUT_S,
+            what="virtualenv",
+        )
+        self._install([env_python(prefix), "-m", "pip", "install", "-r", requirements], env)
+
+    @staticmethod
+    def _install(args: list[str | Path], env: dict[str, str]) -> None:
+        try:
+            _subprocess.run(args, env=env, timeout=INSTALL_TIMEOUT_S, what="package install")
+        except BuildError as exc:
+            exc.hint = exc.hint or _install_hint(exc.output)
+            raise

@@ -1,0 +1,224 @@
+"""The capture side: ``save_bundle(model, path, sample_input=X)`` writes a rebuild-env bundle.
+
+Runs in the *author's* process, with the live model: it records the exact Python, the
+distributions whose modules the model references plus their installed dependency closure,
+and a sample input with the outputs the model gives, in forms the probe loads without
+executing code (``.npy`` with ``allow_pickle=False``; DataFrames as column-oriented JSON).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import pickle
+import platform
+import sys
+import sysconfig
+from collections.abc import Iterable
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import yaml
+from packaging.markers import default_environment
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from . import __version__
+from .bundle.formats.manifest import FORMAT_VERSION, MANIFEST
+from .errors import BundleError, UsageError
+
+MODEL_FILE = "model.joblib"
+SAMPLE_INPUT_NPY = "sample_input.npy"
+SAMPLE_INPUT_JSON = "sample_input.json"
+SAMPLE_OUTPUT = "sample_output.npy"
+# Always needed to load and verify a bundle, whatever the model references.
+ALWAYS = ("joblib", "numpy")
+
+
+class _ModuleRecorder(pickle.Pickler):
+    """Pickles into nothing, noting the module of every object on the way."""
+
+    def __init__(self) -> None:
+        super().__init__(io.BytesIO(), protocol=pickle.HIGHEST_PROTOCOL)
+        self.modules: set[str] = set()
+
+    def reducer_override(self, obj: Any) -> Any:
+        module = getattr(obj, "__module__", None) if isinstance(obj, type) else type(obj).__module__
+        if isinstance(module, str):
+            self.modules.add(module.split(".")[0])
+        return NotImplemented
+
+
+def referenced_top_modules(model: Any) -> set[str]:
+    """Top-level modules the pickled model refers to."""
+    recorder = _ModuleRecorder()
+    recorder.dump(model)
+    return recorder.modules - {"builtins", "__main__"}
+
+
+def _closure(names: Iterable[str]) -> dict[str, metadata.Distribution]:
+    """Installed distributions named, plus everything they require (markers evaluated)."""
+    env = default_environment()
+    found: dict[str, metadata.Distribution] = {}
+    todo = list(names)
+    while todo:
+        name = canonicalize_name(todo.pop())
+        if name in found:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        found[name] = dist
+        for text in dist.requires or []:
+            try:
+                req = Requirement(text)
+            except InvalidRequirement:
+                continue
+            if req.marker is None or req.marker.evaluate({**env, "extra": ""}):
+                todo.append(req.name)
+    return found
+
+
+def _distributions_for(modules: set[str]) -> set[str]:
+    mapping = metadata.packages_distributions()
+    dists = set(ALWAYS)
+    for module in modules:
+        dists.update(mapping.get(module, []))
+    return dists
+
+
+def _sha256_of(dist: metadata.Distribution) -> str | None:
+    """The installed wheel's sha256, when the installer recorded it (PEP 610 archive_info)."""
+    text = dist.read_text("direct_url.json")
+    if not text:
+        return None
+    try:
+        info = json.loads(text).get("archive_info", {})
+    except ValueError:
+        return None
+    hashes = info.get("hashes") or {}
+    value = hashes.get("sha256") or (info.get("hash", "").partition("=")[2] if "sha256=" in info.get("hash", "") else None)
+    return value if isinstance(value, str) and len(value) == 64 else None
+
+
+def _write_sample_input(sample: Any, path: Path) -> str:
+    import numpy as np
+
+    try:
+        import pandas as pd
+    except ImportError:
+        pd = None
+    if pd is not None and isinstance(sample, pd.DataFrame):
+        doc = {
+            "kind": "dataframe",
+            "columns": [str(c) for c in sample.columns],
+            "dtypes": [str(t) for t in sample.dtypes],
+            "data": [_json_column(sample[c]) for c in sample.columns],
+        }
+        (path / SAMPLE_INPUT_JSON).write_text(json.dumps(doc), encoding="utf-8")
+        return SAMPLE_INPUT_JSON
+    array = np.asarray(sample)
+    if array.dtype == object:
+        raise UsageError(
+            "sample_input has object dtype, which cannot be stored without pickle",
+            hint="pass a numeric/string array or a pandas DataFrame",
+        )
+    np.save(path / SAMPLE_INPUT_NPY, array, allow_pickle=False)
+    return SAMPLE_INPUT_NPY
+
+
+def _json_column(series: Any) -> list[Any]:
+    values = series.astype(object).where(series.notna(), None).tolist()
+    if str(series.dtype).startswith("datetime"):
+        return [v.isoformat() if v is not None else None for v in values]
+    return [v.item() if hasattr(v, "item") else v for v in values]
+
+
+def _write_output(output: Any, path: Path) -> None:
+    import numpy as np
+
+    array = np.asarray(output)
+    if array.dtype == object:
+        try:
+            array = array.astype(str)
+        except (TypeError, ValueError):
+            raise UsageError("the model's output cannot be stored without pickle") from None
+    np.save(path / SAMPLE_OUTPUT, array, allow_pickle=False)
+
+
+def save_bundle(
+    model: Any,
+    path: Path | str,
+    *,
+    sample_input: Any = None,
+    method: str = "predict",
+    compress: int = 3,
+) -> Path:
+    """Write ``model`` and what it needs into the bundle folder ``path``; return the folder."""
+    import joblib
+
+    folder = Path(path)
+    if folder.exists() and any(folder.iterdir()):
+        raise BundleError("folder exists and is not empty", path=folder, hint="choose a new folder")
+    if sample_input is not None and not callable(getattr(model, method, None)):
+        raise UsageError(f"the model has no method {method!r}", hint="pass method=...")
+    folder.mkdir(parents=True, exist_ok=True)
+    joblib.dump(model, folder / MODEL_FILE, compress=compress)
+    dists = _closure(_distributions_for(referenced_top_modules(model)))
+    manifest: dict[str, Any] = {
+        "format_version": FORMAT_VERSION,
+        "created_by": f"rebuild-env {__version__}",
+        "model": {"file": MODEL_FILE, "loader": "joblib", "method": method},
+        "python": {
+            "version": platform.python_version(),
+            "implementation": sys.implementation.name,
+        },
+        "platform": sysconfig.get_platform(),
+        "packages": [],
+    }
+    for name in sorted(dists):
+        entry: dict[str, Any] = {"name": name, "version": dists[name].version}
+        sha = _sha256_of(dists[name])
+        if sha:
+            entry["sha256"] = sha
+        manifest["packages"].append(entry)
+    if sample_input is not None:
+        input_name = _write_sample_input(sample_input, folder)
+        _write_output(getattr(model, method)(sample_input), folder)
+        manifest["sample"] = {"input": input_name, "output": SAMPLE_OUTPUT}
+    (folder / MANIFEST).write_text(
+        yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False), encoding="utf-8"
+    )
+    return folder
+
+
+def _load_sample(path: Path) -> Any:
+    if path.suffix == ".npy":
+        import numpy as np
+
+        return np.load(path, allow_pickle=False)
+    if path.suffix == ".csv":
+        import pandas as pd
+
+        return pd.read_csv(path)
+    raise UsageError("sample input must be .npy or .csv", path=path)
+
+
+def _main(argv: list[str]) -> int:
+    """``python -m rebuild_env.capture MODEL DEST METHOD [SAMPLE]``: the save worker."""
+    import joblib
+
+    model_file, dest, method = Path(argv[0]), Path(argv[1]), argv[2]
+    sample = _load_sample(Path(argv[3])) if len(argv) > 3 else None
+    try:
+        save_bundle(joblib.load(model_file), dest, sample_input=sample, method=method)
+    except BundleError as exc:
+        print(exc.one_line(), file=sys.stderr)
+        return int(exc.exit_code)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(_main(sys.argv[1:]))

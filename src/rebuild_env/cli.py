@@ -1,0 +1,216 @@
+"""Command line: argument parsing and printing only; the work is in the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from . import __version__
+from .errors import ExitCode, RebuildEnvError, UsageError
+
+COMMANDS = ("rebuild", "plan", "inspect", "save")
+EXIT_CODES_HELP = """exit codes:
+  0  verified (identical predictions, or the highest level the bundle allows)
+  1  internal error (a bug: please report it, with --debug output)
+  2  bad input: usage, missing/malformed bundle, existing prefix without --force
+  3  cannot resolve: no interpreter of the recorded Python, unsatisfiable pins
+  4  build failed: the installer's error is shown
+  5  the model failed to load or predict in the rebuilt environment
+  6  predictions differ from the recorded ones
+  7  the model file was refused as unsafe (static scan or restricted unpickler)
+  8  verification timed out
+  9  verified, but the model warned that it was saved by another library version
+130  interrupted"""
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+
+
+def _bundle_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("bundle", type=Path, help="bundle folder or model file")
+    parser.add_argument("--backend", choices=("venv", "conda"), default="venv")
+    parser.add_argument("--python", help="Python version (3.8) or interpreter path to use")
+    parser.add_argument("--out", type=Path, help="where spec files go (default: ./rebuild-env-out/BUNDLE)")
+    parser.add_argument("--format", help="force a bundle format (default: detected)")
+    parser.add_argument("--model", type=Path, help="the model file, when the bundle has several")
+    parser.add_argument("--trust", action="store_true", help="load the model even if the scan refuses it")
+    parser.add_argument(
+        "--allow-module", action="append", default=[], metavar="NAME",
+        help="allow globals from this module in the model file (repeatable)",
+    )  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (sub-commands; a bare BUNDLE means ``rebuild BUNDLE``)."""
+    parser = argparse.ArgumentParser(
+        prog="rebuild-env",
+        description="Rebuild the environment a saved model needs, and prove it works.",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"rebuild-env {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    rebuild = sub.add_parser("rebuild", help="rebuild and verify (the default command)",
+                             epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    _bundle_args(rebuild)
+    rebuild.add_argument("--prefix", type=Path, help="where the environment goes (default: per-user cache)")
+    rebuild.add_argument("--force", action="store_true", help="replace an existing environment at --prefix")
+    rebuild.add_argument("--dry-run", action="store_true", help="plan and write spec files, build nothing")
+    rebuild.add_argument("--timeout", type=float, default=600.0, help="seconds the probe may take (600)")
+    rebuild.add_argument("--rtol", type=float, help="relative tolerance (default: exact)")
+    rebuild.add_argument("--atol", type=float, help="absolute tolerance (default: exact)")
+    _common(rebuild)
+
+    plan = sub.add_parser("plan", help="show the plan and write spec files (same as --dry-run)")
+    _bundle_args(plan)
+    _common(plan)
+
+    inspect = sub.add_parser("inspect", help="scan a model file or bundle without running it")
+    inspect.add_argument("path", type=Path)
+    _common(inspect)
+
+    save = sub.add_parser("save", help="save a model file of yours as a rebuild-env bundle")
+    save.add_argument("model_file", type=Path, help="a joblib/pickle file you wrote")
+    save.add_argument("dest", type=Path, help="new bundle folder")
+    save.add_argument("--sample-input", type=Path, help=".npy or .csv input to record outputs for")
+    save.add_argument("--method", default="predict")
+    save.add_argument("--trust", action="store_true", help="save even if the scan refuses the file")
+    _common(save)
+    return parser
+
+
+def _normalise(argv: Sequence[str]) -> list[str]:
+    args = list(argv)
+    first = next((a for a in args if not a.startswith("-")), None)
+    if first is not None and first not in COMMANDS and "--version" not in args:
+        args.insert(0, "rebuild")
+    if not args or all(a in ("-q", "--quiet", "--debug", "--json") for a in args):
+        return ["--help"] if not args else args
+    return args
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+class _Progress:
+    """One line per stage on stderr (a spinner on a terminal); silent when asked."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.tty = sys.stderr.isatty()
+        self._status: Any = None
+
+    def __call__(self, stage: str, event: str) -> None:
+        if not self.enabled:
+            return
+        if self.tty:
+            if self._status is None:
+                from rich.console import Console
+
+                self._status = Console(stderr=True).status("")
+                self._status.start()
+            if event == "start":
+                self._status.update(f"{stage}…")
+            return
+        if event == "start":
+            print(f"rebuild-env: {stage}", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self._status is not None:
+            self._status.stop()
+
+
+def _run(args: argparse.Namespace, progress: _Progress) -> tuple[ExitCode, str, dict[str, Any] | None]:
+    if args.command == "inspect":
+        from .inspect import inspect
+
+        result = inspect(args.path)
+        return ExitCode(result.exit_code), result.render_text(), result.to_json()
+    if args.command == "save":
+        from .save_cli import save_from_file
+
+        folder = save_from_file(args.model_file, args.dest, sample_input=args.sample_input,
+                                method=args.method, trust=args.trust)  # fmt: skip
+        return ExitCode.OK, f"saved bundle {folder}", {"schema_version": 1, "command": "save", "bundle": str(folder)}
+    from .rebuild import Options, rebuild
+
+    tolerance = None
+    if getattr(args, "rtol", None) is not None or getattr(args, "atol", None) is not None:
+        tolerance = {"rtol": args.rtol or 0.0, "atol": args.atol or 0.0}
+    options = Options(
+        backend=args.backend,
+        prefix=getattr(args, "prefix", None),
+        out=args.out,
+        python=args.python,
+        force=getattr(args, "force", False),
+        dry_run=args.command == "plan" or args.dry_run,
+        format=args.format,
+        model=args.model,
+        tolerance=tolerance,
+        timeout=getattr(args, "timeout", 600.0),
+        trust=args.trust,
+        allow_modules=tuple(args.allow_module),
+    )
+    report = rebuild(args.bundle, options, progress)
+    doc = report.to_json()
+    if args.command == "plan":
+        doc["command"] = "plan"
+    return report.exit_code, report.render_text(), doc
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rebuild-env`` command."""
+    parser = build_parser()
+    args = parser.parse_args(_normalise(sys.argv[1:] if argv is None else argv))
+    if args.command is None:
+        parser.print_help()
+        return int(ExitCode.BAD_INPUT)
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    progress = _Progress(enabled=not (args.quiet or args.json))
+    try:
+        code, text, doc = _run(args, progress)
+    except RebuildEnvError as exc:
+        progress.close()
+        if args.debug:
+            raise
+        return _fail(args, exc)
+    except KeyboardInterrupt:
+        progress.close()
+        return _fail(args, UsageError("interrupted; nothing half-built was kept"), ExitCode.INTERRUPTED)
+    except Exception as exc:
+        progress.close()
+        if args.debug:
+            raise
+        print(f"rebuild-env: internal error: {type(exc).__name__}: {exc} (rerun with --debug "
+              "and report it)", file=sys.stderr)  # fmt: skip
+        return int(ExitCode.INTERNAL)
+    progress.close()
+    if args.json:
+        print(json.dumps(doc, indent=2))
+    else:
+        print(text)
+    return int(code)
+
+
+def _fail(args: argparse.Namespace, exc: RebuildEnvError, code: ExitCode | None = None) -> int:
+    code = code or exc.exit_code
+    output = getattr(exc, "output", "")
+    if args.json:
+        print(json.dumps({"schema_version": 1, "command": args.command, "status": "error",
+                          "exit_code": int(code), "error": exc.one_line(), "output": output or None}, indent=2))  # fmt: skip
+    else:
+        if output:
+            print(output, file=sys.stderr)
+        print(f"rebuild-env: error: {exc.one_line()}", file=sys.stderr)
+    return int(code)

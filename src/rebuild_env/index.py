@@ -1,0 +1,153 @@
+"""What the package index knows about releases: files, tags, Requires-Python, upload times.
+
+Uses the index's JSON simple API (PEP 691, with PEP 700 upload times), cached on disk:
+a release's files never change, so answers are kept for a day and then refreshed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+DEFAULT_INDEX = "https://pypi.org/simple"
+CACHE_TTL_S = 24 * 3600
+REQUEST_TIMEOUT_S = 20.0
+MAX_PARALLEL = 8
+_ACCEPT = "application/vnd.pypi.simple.v1+json"
+
+
+@dataclass(frozen=True)
+class ReleaseFile:
+    """One file of a release on the index."""
+
+    filename: str
+    version: Version
+    tags: frozenset[Tag]
+    """Empty for an sdist."""
+    requires_python: str
+    upload_time: str
+    sha256: str
+    yanked: bool
+
+
+def index_url(recorded: str = "") -> str:
+    """The index to ask: the bundle's ``--index-url``, else uv's/pip's setting, else PyPI."""
+    for value in (recorded, os.environ.get("UV_INDEX_URL", ""), os.environ.get("PIP_INDEX_URL", "")):
+        if value:
+            return value.rstrip("/")
+    return DEFAULT_INDEX
+
+
+def _cache_dir() -> Path:
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("rebuild-env")) / "index"
+
+
+def _fetch(url: str, name: str) -> dict[str, object] | None:
+    cache = _cache_dir() / f"{hashlib.sha256(url.encode()).hexdigest()[:12]}-{name}.json"
+    try:
+        if time.time() - cache.stat().st_mtime < CACHE_TTL_S:
+            data = json.loads(cache.read_text(encoding="utf-8"))
+            return data if isinstance(data, dict) else None
+    except (OSError, ValueError):
+        pass
+    request = urllib.request.Request(f"{url}/{name}/", headers={"Accept": _ACCEPT})
+    try:
+        with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_S) as response:
+            body = response.read()
+        data = json.loads(body)
+    except (urllib.error.URLError, OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_bytes(body)
+        tmp.replace(cache)
+    except OSError:
+        pass
+    return data
+
+
+def _parse_file(entry: dict[str, object]) -> ReleaseFile | None:
+    filename = str(entry.get("filename", ""))
+    try:
+        if filename.endswith(".whl"):
+            _, version, _, tags = parse_wheel_filename(filename)
+        else:
+            _, version = parse_sdist_filename(filename)
+            tags = frozenset()
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+    hashes = entry.get("hashes")
+    return ReleaseFile(
+        filename=filename,
+        version=version,
+        tags=frozenset(tags),
+        requires_python=str(entry.get("requires-python") or ""),
+        upload_time=str(entry.get("upload-time") or ""),
+        sha256=str(hashes.get("sha256", "")) if isinstance(hashes, dict) else "",
+        yanked=bool(entry.get("yanked")),
+    )
+
+
+def release_files(names: Iterable[str], *, url: str = "") -> dict[str, list[ReleaseFile]] | None:
+    """Files of each project, fetched in parallel; ``None`` when the index cannot be read."""
+    base = index_url(url)
+    wanted = sorted({canonicalize_name(n) for n in names})
+    with ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
+        answers = list(pool.map(lambda n: _fetch(base, n), wanted))
+    if any(a is None for a in answers) and all(a is None for a in answers):
+        return None
+    result: dict[str, list[ReleaseFile]] = {}
+    for name, data in zip(wanted, answers):
+        files = data.get("files") if data else None
+        parsed = [_parse_file(f) for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+        result[name] = [f for f in parsed if f is not None]
+    return result
+
+
+def supports_python(files: list[ReleaseFile], python: Version, tags: frozenset[Tag]) -> bool:
+    """Whether a release can be installed on ``python`` without building from source.
+
+    A release with only an sdist counts as installable when its Requires-Python admits
+    the version (pure-Python projects often ship only sdists).
+    """
+    usable = []
+    for f in files:
+        try:
+            if f.requires_python and python not in SpecifierSet(f.requires_python):
+                continue
+        except InvalidSpecifier:
+            pass
+        usable.append(f)
+    wheels = [f for f in usable if f.tags]
+    if wheels:
+        return any(f.tags & tags for f in wheels)
+    return bool(usable)
+
+
+def upload_date(files: list[ReleaseFile]) -> str:
+    """The latest upload time of a release's files (RFC 3339), or empty."""
+    return max((f.upload_time for f in files if f.upload_time), default="")

@@ -1,0 +1,165 @@
+"""The whole flow, as a library call: read -> scan -> plan -> write -> build -> verify."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .backends.base import building, env_python, get_backend, is_complete, read_completion
+from .bundle import read_bundle
+from .errors import PrefixExists
+from .pins import Pin, RecordedEnv
+from .plan import Plan
+from .report import Report
+from .resolve import make_plan
+from .verify.runner import DEFAULT_TIMEOUT_S, request_for, run_probe
+
+DEFAULT_OUT = Path("rebuild-env-out")
+Progress = Callable[[str, str], None]
+"""Called with (stage, event): event is ``start`` or ``done``."""
+
+
+def _quiet(stage: str, event: str) -> None:
+    """The default progress callback: say nothing."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to rebuild (the CLI's flags)."""
+
+    backend: str = "venv"
+    prefix: Path | None = None
+    out: Path | None = None
+    python: str | None = None
+    force: bool = False
+    dry_run: bool = False
+    format: str | None = None
+    model: Path | None = None
+    tolerance: dict[str, float] | None = None
+    timeout: float = DEFAULT_TIMEOUT_S
+    trust: bool = False
+    allow_modules: tuple[str, ...] = ()
+    resolve: bool = True
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+@contextmanager
+def _stage(name: str, progress: Progress, seconds: dict[str, float]) -> Iterator[None]:
+    progress(name, "start")
+    started = time.perf_counter()
+    yield
+    seconds[name] = time.perf_counter() - started
+    progress(name, "done")
+
+
+@dataclass(frozen=True)
+class Scanned:
+    """What the static scan of the model file gives the rest of the flow."""
+
+    hints: tuple[Pin, ...] = ()
+    allowed_globals: tuple[tuple[str, str], ...] | None = None
+    summary: dict[str, Any] | None = None
+
+
+def scan_model(recorded: RecordedEnv, *, trust: bool, allow_modules: Sequence[str]) -> Scanned:
+    """Scan the model file without unpickling it; refuse it (raise) when unsafe."""
+    if recorded.model.loader == "skops":
+        return Scanned(summary={"container": "skops", "checked_by": "skops.io in the environment"})
+    from .pickle_scan import check_safe, scan_file
+
+    report = scan_file(recorded.model.path, allow_modules=allow_modules, trust=trust)
+    if not trust:
+        check_safe(report)
+    return Scanned(
+        hints=report.hints,
+        allowed_globals=None if trust else tuple(report.allowed_globals()),
+        summary=report.to_json(),
+    )
+
+
+def plan_key(plan: Plan) -> str:
+    """A hash of everything that determines the built environment."""
+    doc = {
+        "backend": plan.backend,
+        "python": plan.python_version,
+        "interpreter": str(plan.interpreter.path) if plan.interpreter else None,
+        "packages": sorted((p.name, p.version, p.url, p.hashes) for p in plan.packages),
+        "index": [plan.index.index_url, *plan.index.extra_index_urls, *plan.index.find_links],
+        "exclude_newer": plan.exclude_newer,
+    }
+    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
+
+
+def default_prefix(plan: Plan) -> Path:
+    """Where an environment lives when no ``--prefix`` is given: the per-user cache."""
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("rebuild-env")) / "envs" / f"{plan.backend}-{plan_key(plan)[:16]}"
+
+
+def plan_bundle(bundle: Path | str, options: Options = Options(), progress: Progress = _quiet) -> tuple[Plan, Scanned]:
+    """Read and scan a bundle and resolve its plan (no files written)."""
+    seconds = options.seconds
+    with _stage("read", progress, seconds):
+        recorded = read_bundle(bundle, format=options.format, model=options.model)
+    with _stage("scan", progress, seconds):
+        scanned = scan_model(recorded, trust=options.trust, allow_modules=options.allow_modules)
+    with _stage("plan", progress, seconds):
+        plan = make_plan(
+            recorded,
+            backend=options.backend,
+            python=options.python,
+            hints=scanned.hints,
+            resolve=options.resolve,
+        )
+    return plan, scanned
+
+
+def rebuild(bundle: Path | str, options: Options = Options(), progress: Progress = _quiet) -> Report:
+    """Rebuild a bundle's environment and verify the model in it."""
+    seconds = options.seconds
+    backend = get_backend(options.backend)
+    plan, scanned = plan_bundle(bundle, options, progress)
+    out = options.out or DEFAULT_OUT / plan.recorded.bundle_dir.resolve().name
+    with _stage("write", progress, seconds):
+        specs = backend.write_specs(plan, out)
+    extra = tuple(getattr(backend, "last_warnings", ()))
+    if options.dry_run:
+        return Report(plan, "planned", spec_files=specs, scan=scanned.summary, warnings=extra, seconds=seconds)
+    prefix = (options.prefix or default_prefix(plan)).absolute()
+    key = plan_key(plan)
+    reused = is_complete(prefix) and read_completion(prefix).get("plan_key") == key and not options.force
+    if not reused and options.prefix is None and is_complete(prefix):
+        options = Options(**{**options.__dict__, "force": True})  # a stale cache entry of ours
+    if not reused:
+        with _stage("build", progress, seconds):
+            record = {"plan_key": key, "bundle": str(plan.recorded.bundle_dir), "python": plan.python_version,
+                      "backend": plan.backend, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+            with building(prefix, force=options.force, record=record) as target:
+                backend.build(plan, target, specs)
+    elif options.prefix is not None and not is_complete(prefix):  # pragma: no cover - guarded above
+        raise PrefixExists("is not a complete environment", path=prefix)
+    with _stage("verify", progress, seconds):
+        request = request_for(plan.recorded, allowed_globals=scanned.allowed_globals, tolerance=options.tolerance)
+        probe = run_probe(env_python(prefix), request, timeout=options.timeout)
+    status = probe.level
+    if probe.input == "generated" and probe.error is not None and probe.error.stage == "predict":
+        # The generated input is our guess, not the model's fault: the model still loads.
+        extra += (f"predicting on a generated input failed ({probe.error.last_line})",)
+        status = "loads"
+    elif probe.timed_out:
+        status = "timeout"
+    elif probe.error is not None and probe.error.refused:
+        status = "refused"
+    elif probe.error is not None:
+        status = "failed"
+    return Report(
+        plan, status, prefix=prefix, spec_files=specs, probe=probe, reused_env=reused,
+        scan=scanned.summary, warnings=extra, seconds=seconds,
+    )  # fmt: skip

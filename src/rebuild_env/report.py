@@ -1,0 +1,162 @@
+"""The outcome of a rebuild, as a value, as text for people and as JSON for scripts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .errors import ExitCode
+from .plan import Plan
+from .verify.runner import ProbeResult
+
+SCHEMA_VERSION = 1
+
+# status -> (exit code, what the user reads)
+_STATUS = {
+    "identical": (ExitCode.OK, "predictions identical"),
+    "within-tolerance": (ExitCode.OK, "predictions equal within the given tolerance"),
+    "predicts": (ExitCode.OK, "loads and predicts (no recorded output to compare with)"),
+    "loads": (ExitCode.OK, "loads (no input to predict on)"),
+    "planned": (ExitCode.OK, "planned (dry run: nothing built)"),
+    "differs": (ExitCode.PREDICTIONS_DIFFER, "predictions differ"),
+    "failed": (ExitCode.MODEL_FAILED, "the model failed"),
+    "refused": (ExitCode.UNSAFE_MODEL, "the model was refused"),
+    "timeout": (ExitCode.VERIFY_TIMEOUT, "the probe timed out"),
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything a rebuild did and found."""
+
+    plan: Plan
+    status: str
+    prefix: Path | None = None
+    spec_files: tuple[Path, ...] = ()
+    probe: ProbeResult | None = None
+    reused_env: bool = False
+    scan: dict[str, Any] | None = None
+    warnings: tuple[str, ...] = ()
+    """Warnings found after planning (backend, probe), in addition to the plan's."""
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The documented exit code for this outcome."""
+        code = _STATUS.get(self.status, (ExitCode.INTERNAL, ""))[0]
+        if code == ExitCode.OK and self.probe is not None and self.probe.version_warnings:
+            return ExitCode.VERSION_WARNING
+        return code
+
+    def headline(self) -> str:
+        """One line: the verdict, with the row count when outputs were compared."""
+        text = _STATUS.get(self.status, (ExitCode.INTERNAL, self.status))[1]
+        probe = self.probe
+        if probe is not None and probe.comparison and self.status in ("identical", "differs", "within-tolerance"):
+            text += f" ({probe.comparison.get('equal_rows')}/{probe.comparison.get('rows')})"
+        if probe is not None and probe.input == "generated" and self.status == "predicts":
+            text = "loads and predicts on a generated input of the right shape (no recorded sample)"
+        if probe is not None and probe.error is not None and self.status in ("failed", "refused", "timeout"):
+            text += f" at {probe.error.stage}: {probe.error.last_line}"
+        if probe is not None and probe.version_warnings:
+            text += f", with {len(probe.version_warnings)} version warning(s)"
+        return text
+
+    def all_warnings(self) -> list[str]:
+        """Plan warnings, conflicts, later warnings and the probe's version warnings."""
+        out = list(self.plan.warnings) + [f"conflict: {c}" for c in self.plan.conflicts]
+        out += list(self.warnings)
+        if self.probe is not None:
+            out += [f"when loading: {w}" for w in self.probe.version_warnings]
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``--json`` document (schema in README; ``schema_version`` changes on breaks)."""
+        plan = self.plan
+        probe = self.probe
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "command": "rebuild",
+            "status": self.status,
+            "exit_code": int(self.exit_code),
+            "summary": self.headline(),
+            "bundle": {
+                "path": str(plan.recorded.bundle_dir),
+                "format": plan.recorded.format,
+                "model": str(plan.recorded.model.path),
+                "loader": plan.recorded.model.loader,
+                "method": plan.recorded.model.method,
+            },
+            "backend": plan.backend,
+            "python": {"version": plan.python_version, "source": plan.python_source},
+            "packages": [
+                {"name": p.name, "version": p.version, "source": p.source, "url": p.url or None}
+                for p in plan.packages
+            ],
+            "dropped": [{"requirement": d.pin.requirement(), "reason": d.reason} for d in plan.dropped],
+            "conflicts": list(plan.conflicts),
+            "warnings": self.all_warnings(),
+            "exclude_newer": plan.exclude_newer or None,
+            "prefix": str(self.prefix) if self.prefix else None,
+            "reused_env": self.reused_env,
+            "spec_files": [str(p) for p in self.spec_files],
+            "scan": self.scan,
+            "verification": None
+            if probe is None
+            else {
+                "level": probe.level,
+                "input": probe.input,
+                "python": probe.python,
+                "error": None
+                if probe.error is None
+                else {
+                    "stage": probe.error.stage,
+                    "type": probe.error.type,
+                    "message": probe.error.message,
+                    "last_line": probe.error.last_line,
+                },
+                "warnings": [{"category": c, "message": m} for c, m in probe.warnings],
+                "version_warnings": list(probe.version_warnings),
+                "versions": probe.versions,
+                "drift": self.drift(),
+                "comparison": probe.comparison,
+                "timed_out": probe.timed_out,
+                "seconds": round(probe.seconds, 3),
+            },
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
+        }
+
+    def drift(self) -> dict[str, dict[str, str]]:
+        """Packages whose imported version differs from the plan's."""
+        if self.probe is None:
+            return {}
+        out = {}
+        for package in self.plan.packages:
+            seen = self.probe.versions.get(package.name)
+            if seen and package.version and seen != package.version:
+                out[package.name] = {"planned": package.version, "imported": seen}
+        return out
+
+    def render_text(self) -> str:
+        """The plain-text report."""
+        plan = self.plan
+        lines = [
+            f"bundle   {plan.recorded.bundle_dir} ({plan.recorded.format}), model "
+            f"{plan.recorded.model.path.name} [{plan.recorded.model.loader}, {plan.recorded.model.method}]",
+            f"python   {plan.python_version} ({plan.python_source})"
+            + (f" from {plan.interpreter.path}" if plan.interpreter else ""),
+            f"backend  {plan.backend}" + (f" -> {self.prefix}" if self.prefix else "")
+            + (" (reused)" if self.reused_env else ""),
+        ]
+        lines.append(f"packages {len(plan.packages)}")
+        lines += [f"  {p.name:<28} {p.version or p.url:<14} {p.source}" for p in plan.packages]
+        lines += [f"  dropped {d.pin.requirement()}: {d.reason}" for d in plan.dropped]
+        if self.spec_files:
+            lines.append("wrote    " + ", ".join(str(p) for p in self.spec_files))
+        lines += [f"warning  {w}" for w in self.all_warnings()]
+        for name, versions in self.drift().items():
+            lines.append(f"drift    {name}: planned {versions['planned']}, imported {versions['imported']}")
+        mark = "ok" if self.exit_code == ExitCode.OK else "FAIL"
+        lines.append(f"{mark:<8} {self.headline()}")
+        return "\n".join(lines)

@@ -1,0 +1,363 @@
+"""The resolver: a :class:`RecordedEnv` (+ what the model file says) -> a :class:`Plan`.
+
+It never changes a pin silently: every pin dropped, loosened, tightened or contradicted
+becomes a warning in the plan. Packages the recorder left unpinned are resolved by uv *as
+of the recorded releases' own date* (``--exclude-newer``), because old releases declare no
+upper bounds and today's numpy breaks yesterday's scikit-learn.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from packaging.markers import Marker, default_environment
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.tags import Tag, compatible_tags, cpython_tags, platform_tags
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from . import _subprocess, index, interpreters
+from .errors import BuildError, ResolveError
+from .pins import Pin, RecordedEnv
+from .plan import Dropped, Interpreter, Plan, PlannedPackage
+
+COMPILE_TIMEOUT_S = 600.0
+# Distributions that exist only for another OS; a Linux environment cannot install them.
+PLATFORM_ONLY = {
+    "pywin32": "win32",
+    "pywin32-ctypes": "win32",
+    "pywinpty": "win32",
+    "wmi": "win32",
+    "windows-curses": "win32",
+    "comtypes": "win32",
+    "appnope": "darwin",
+    "pyobjc": "darwin",
+    "pyobjc-core": "darwin",
+    "tensorflow-macos": "darwin",
+    "tensorflow-metal": "darwin",
+}
+# Names pip freeze writes that were never installable packages.
+NOT_PACKAGES = {
+    "pkg-resources": "an artefact of Debian/Ubuntu's pip freeze, not a real package",
+    "sklearn": "the deprecated dummy package that only stood for scikit-learn "
+    "(it refuses to install since 2023)",
+}
+
+
+def _target_env(python_version: str) -> dict[str, str]:
+    env = dict(default_environment())
+    minor = ".".join(python_version.split(".")[:2])
+    env.update(python_version=minor, python_full_version=python_version)
+    return env
+
+
+def _tags_for(python_version: str) -> frozenset[Tag]:
+    v = Version(python_version)
+    version = (v.major, v.minor)
+    platforms = list(platform_tags())
+    interpreter = f"cp{v.major}{v.minor}"
+    return frozenset(
+        [*cpython_tags(version, platforms=platforms), *compatible_tags(version, interpreter, platforms)]
+    )
+
+
+class _Resolver:
+    def __init__(self, recorded: RecordedEnv, backend: str) -> None:
+        self.recorded = recorded
+        self.backend = backend
+        self.warnings: list[str] = list(recorded.notes)
+        self.conflicts: list[str] = []
+        self.dropped: list[Dropped] = []
+
+    # -- pins --------------------------------------------------------------------------
+    def merge_hints(self, pins: list[Pin], hints: Sequence[Pin]) -> list[Pin]:
+        """Fold what the model file says into the recorded pins."""
+        by_name = {p.name: i for i, p in enumerate(pins)}
+        for hint in hints:
+            if hint.name not in by_name:
+                pins.append(hint)
+                by_name[hint.name] = len(pins) - 1
+                if hint.version:
+                    self.warnings.append(
+                        f"{hint.name}=={hint.version} added: the bundle does not pin it, "
+                        f"{hint.source} does"
+                    )
+                continue
+            recorded = pins[by_name[hint.name]]
+            if not hint.specifier:
+                continue
+            try:
+                hinted = SpecifierSet(hint.specifier)
+                recorded_spec = SpecifierSet(recorded.specifier)
+            except InvalidSpecifier:
+                continue
+            if recorded.version and hint.version and recorded.version != hint.version:
+                self.conflicts.append(
+                    f"{recorded.source} pins {recorded.name} {recorded.version}, but "
+                    f"{hint.source} says {hint.version}; keeping the recorded pin "
+                    "(expect a version warning when the model loads)"
+                )
+            elif recorded.version and not hinted.contains(recorded.version, prereleases=True):
+                self.conflicts.append(
+                    f"{recorded.source} pins {recorded.name} {recorded.version}, but "
+                    f"{hint.source} requires {hint.specifier}"
+                )
+            elif not recorded.version and hint.version:
+                if recorded_spec.contains(hint.version, prereleases=True):
+                    self.warnings.append(
+                        f"{recorded.name} pinned to {hint.version} ({hint.source}); "
+                        f"{recorded.source} allowed {recorded.specifier or 'any version'}"
+                    )
+                    pins[by_name[hint.name]] = Pin(
+                        name=recorded.name,
+                        specifier=f"=={hint.version}",
+                        source=f"{hint.source} (within {recorded.source})",
+                        extras=recorded.extras,
+                        marker=recorded.marker,
+                    )
+                else:
+                    self.conflicts.append(
+                        f"{recorded.source} asks for {recorded.name}{recorded.specifier}, but "
+                        f"{hint.source} says {hint.version}; keeping the recorded requirement"
+                    )
+        return pins
+
+    def drop_uninstallable(self, pins: list[Pin], python_version: str) -> list[Pin]:
+        """Leave out what cannot exist on this platform, each with a warning."""
+        target = _target_env(python_version)
+        kept = []
+        for pin in pins:
+            reason = ""
+            if pin.name in NOT_PACKAGES:
+                reason = NOT_PACKAGES[pin.name]
+            elif pin.name in PLATFORM_ONLY and PLATFORM_ONLY[pin.name] != sys.platform:
+                reason = f"it only exists for {PLATFORM_ONLY[pin.name]}"
+            elif pin.marker and not Marker(pin.marker).evaluate(target):
+                reason = f"its marker '{pin.marker}' is false here"
+            if reason:
+                self.dropped.append(Dropped(pin, reason))
+                self.warnings.append(f"dropped {pin.requirement()} ({pin.source}): {reason}")
+            else:
+                kept.append(pin)
+        if any(d.pin.name == "sklearn" for d in self.dropped) and not any(
+            p.name == "scikit-learn" for p in kept
+        ):
+            kept.append(Pin(name="scikit-learn", source="stands for the dummy 'sklearn' pin"))
+        return kept
+
+    # -- python ------------------------------------------------------------------------
+    def choose_python(
+        self, pins: list[Pin], python: str | None, files: dict[str, list[index.ReleaseFile]] | None
+    ) -> tuple[Interpreter | None, str, str]:
+        """The interpreter (venv), the exact version and why."""
+        if python is not None and (Path(python).exists() or "/" in python):
+            interp = interpreters.explicit(python)
+            return interp, interp.version, "--python"
+        if python is not None:
+            return self._find(python, "--python")
+        record = self.recorded.python
+        if record is not None and record.exact() is not None:
+            return self._find(record.version, record.source)
+        return self._newest_compatible(pins, files, record.version if record else "")
+
+    def _find(self, version: str, source: str) -> tuple[Interpreter | None, str, str]:
+        if self.backend == "conda":
+            # conda installs Python itself: the recorded version, whatever this machine has.
+            return None, version, source
+        interp, warnings = interpreters.find(version, source=source)
+        self.warnings.extend(warnings)
+        return interp, interp.version, source
+
+    def _newest_compatible(
+        self, pins: list[Pin], files: dict[str, list[index.ReleaseFile]] | None, spec: str
+    ) -> tuple[Interpreter | None, str, str]:
+        try:
+            allowed = SpecifierSet(spec) if spec else SpecifierSet()
+        except InvalidSpecifier:
+            allowed = SpecifierSet()
+        found = [i for i in interpreters.available() if i.implementation == "cpython"]
+        found = [i for i in found if Version(i.version).major == 3 and allowed.contains(i.version)]
+        if not found:
+            raise ResolveError(
+                "no Python 3 interpreter found on this machine",
+                hint="install one or pass --python PATH",
+            )
+        exact = [p for p in pins if p.version]
+        for interp in found:
+            tags = _tags_for(interp.version)
+            blockers = [
+                p.name
+                for p in exact
+                if files is not None
+                and files.get(p.name)
+                and not index.supports_python(_release(files[p.name], p.version), Version(interp.version), tags)
+            ]
+            if not blockers:
+                why = "newest interpreter here that every pinned release supports"
+                self.warnings.append(f"the bundle records no Python version; using {interp.version} ({why})")
+                return interp, interp.version, why
+        chosen = found[0]
+        self.warnings.append(
+            f"the bundle records no Python version and no interpreter here has wheels for every "
+            f"pin; trying the newest, {chosen.version}"
+        )
+        return chosen, chosen.version, "newest interpreter here"
+
+    # -- packages ----------------------------------------------------------------------
+    def exclude_newer(self, pins: list[Pin], files: dict[str, list[index.ReleaseFile]] | None) -> str:
+        """The day after the newest recorded release: what 'as of recording time' means."""
+        if files is None:
+            return ""
+        dates = []
+        for pin in pins:
+            if pin.version and files.get(pin.name):
+                uploaded = index.upload_date(_release(files[pin.name], pin.version))
+                if uploaded:
+                    dates.append(uploaded)
+        if not dates:
+            return ""
+        newest = datetime.fromisoformat(max(dates).replace("Z", "+00:00"))
+        return (newest + timedelta(days=1)).date().isoformat()
+
+    def compile(self, pins: list[Pin], python_version: str, exclude_newer: str) -> list[PlannedPackage]:
+        """Resolve ``pins`` to an exact closure with ``uv pip compile``."""
+        uv = interpreters.uv_binary()
+        if uv is None:
+            raise ResolveError(
+                "resolving loose pins needs uv", hint="pip install uv (a dependency of rebuild-env)"
+            )
+        sources = {p.name: p.source for p in pins}
+        with tempfile.TemporaryDirectory(prefix="rebuild-env-") as tmp:
+            infile = Path(tmp) / "requirements.in"
+            lines = [p.requirement() for p in pins] + ["pip"]
+            index_opts = self.recorded.index
+            if index_opts.index_url:
+                lines.insert(0, f"--index-url {index_opts.index_url}")
+            lines[:0] = [f"--extra-index-url {u}" for u in index_opts.extra_index_urls]
+            lines[:0] = [f"--find-links {u}" for u in index_opts.find_links]
+            constraints = Path(tmp) / "constraints.txt"
+            constraints.write_text("\n".join(c.requirement() for c in self.recorded.constraints) + "\n")
+            infile.write_text("\n".join(lines) + "\n")
+            args: list[str | Path] = [
+                uv, "pip", "compile", infile, "--python-version", python_version,
+                "--no-header", "--no-annotate", "--quiet", "-c", constraints,
+                "--python-platform", "linux" if sys.platform.startswith("linux") else sys.platform,
+            ]  # fmt: skip
+            if exclude_newer:
+                args += ["--exclude-newer", exclude_newer]
+            try:
+                done = _subprocess.run(
+                    args, env=_subprocess.clean_env({"UV_NO_PROGRESS": "1"}),
+                    timeout=COMPILE_TIMEOUT_S, what="uv pip compile",
+                )  # fmt: skip
+            except BuildError as exc:
+                raise ResolveError(
+                    "the recorded requirements cannot be resolved together for Python "
+                    f"{python_version}: {_last_line(exc.output)}",
+                    hint="see the requirements file; pass --python to try another version",
+                ) from None
+        packages = []
+        for line in done.stdout.splitlines():
+            line = line.strip()
+            if not line or line.startswith(("#", "-")):
+                continue
+            pin = Pin.parse(line, source="")
+            source = sources.get(pin.name) or (
+                f"resolved by uv as of {exclude_newer}" if exclude_newer else "resolved by uv"
+            )
+            packages.append(
+                PlannedPackage(
+                    name=pin.name,
+                    version=pin.version or "",
+                    source=source,
+                    url=pin.url,
+                    extras=pin.extras,
+                )
+            )
+        return packages
+
+
+def _release(files: list[index.ReleaseFile], version: str) -> list[index.ReleaseFile]:
+    try:
+        wanted = Version(version)
+    except InvalidVersion:
+        return []
+    return [f for f in files if f.version == wanted]
+
+
+def _last_line(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    useful = [line for line in lines if not line.startswith(("hint:", "warning:"))]
+    return (useful or lines or ["no details"])[-1].removeprefix("error: ").removeprefix("╰─▶ ")
+
+
+def _is_closed(recorded: RecordedEnv, pins: list[Pin]) -> bool:
+    """A manifest records the whole installed closure, exactly: nothing left to resolve."""
+    return recorded.format == "manifest" and all(p.version and not p.url for p in pins)
+
+
+def make_plan(
+    recorded: RecordedEnv,
+    *,
+    backend: str = "venv",
+    python: str | None = None,
+    hints: Sequence[Pin] = (),
+    resolve: bool = True,
+) -> Plan:
+    """Decide the environment for ``recorded``.
+
+    ``python`` is ``--python`` (a version or a path); ``hints`` are pins inferred from
+    the model file. With ``resolve=False`` loose pins stay loose (no index access).
+    """
+    resolver = _Resolver(recorded, backend)
+    pins = resolver.merge_hints(list(recorded.pins), hints)
+    closed = _is_closed(recorded, pins)
+    files = None
+    if resolve and not closed:
+        files = index.release_files([p.name for p in pins if p.version], url=recorded.index.index_url)
+        if files is None and pins:
+            resolver.warnings.append("the package index could not be read; resolving without release dates")
+    interp, python_version, python_source = resolver.choose_python(pins, python, files)
+    pins = resolver.drop_uninstallable(pins, python_version)
+    exclude = ""
+    if closed or not resolve:
+        packages = [
+            PlannedPackage(
+                name=p.name, version=p.version or "", source=p.source, hashes=p.hashes,
+                url=p.url, extras=p.extras,
+            )  # fmt: skip
+            for p in pins
+        ]
+    else:
+        exclude = resolver.exclude_newer(pins, files)
+        packages = resolver.compile(pins, python_version, exclude)
+        unpinned = [p.name for p in pins if not p.version and not p.url]
+        if unpinned and exclude:
+            resolver.warnings.append(
+                f"unpinned {', '.join(unpinned)} resolved as of {exclude} "
+                "(the day after the newest recorded release)"
+            )
+        elif unpinned:
+            resolver.warnings.append(f"unpinned {', '.join(unpinned)} resolved to today's newest versions")
+    return Plan(
+        recorded=recorded,
+        backend=backend,
+        python_version=python_version,
+        python_source=python_source,
+        interpreter=interp,
+        packages=tuple(packages),
+        index=recorded.index,
+        exclude_newer=exclude,
+        warnings=tuple(resolver.warnings),
+        dropped=tuple(resolver.dropped),
+        conflicts=tuple(resolver.conflicts),
+    )
+
+
+def canonical(name: str) -> str:
+    """Canonical distribution name (re-exported for callers that build hints)."""
+    return canonicalize_name(name)

@@ -1,0 +1,328 @@
+# The probe: run by the *rebuilt* environment's interpreter, in isolated mode (python -I):
+#
+#     python -I probe.py REQUEST.json RESULT.json
+#
+# It loads the model, calls the recorded method on the recorded (or a generated) input,
+# compares with the recorded output and writes one JSON document to RESULT.json (never to
+# stdout: a model may print while it predicts). It must run on every Python rebuild-env
+# targets (3.6 and newer), so it uses only the standard library plus what the bundle pins
+# (numpy, joblib, pandas, skops) and no syntax newer than Python 3.6.
+#
+# Defence in depth: unless the user trusted the file, the model is unpickled with a
+# restricted unpickler that resolves only the globals the host's static scan approved.
+import json
+import os
+import sys
+import time
+import traceback
+import warnings
+
+PROBE_VERSION = 1
+GENERATED_ROWS = 5
+GENERATED_SEED = 0
+
+
+class Refused(Exception):
+    pass
+
+
+def _restricted_find_class(allowed, original):
+    try:
+        import _compat_pickle
+        name_map = _compat_pickle.NAME_MAPPING
+        module_map = _compat_pickle.IMPORT_MAPPING
+    except ImportError:  # Python 2 has no mapping to apply
+        name_map, module_map = {}, {}
+
+    def find_class(self, module, name):
+        if (module, name) not in allowed:
+            mapped = name_map.get((module, name), (module_map.get(module, module), name))
+            if tuple(mapped) not in allowed:
+                raise Refused("global %s.%s is not on the scan's allow-list" % (module, name))
+        return original(self, module, name)
+
+    return find_class
+
+
+def _load_joblib(path, allowed):
+    try:
+        import joblib
+        from joblib import numpy_pickle
+    except ImportError:
+        from sklearn.externals import joblib  # scikit-learn < 0.23 vendored joblib
+        from sklearn.externals.joblib import numpy_pickle
+    if allowed is not None:
+        cls = numpy_pickle.NumpyUnpickler
+        cls.find_class = _restricted_find_class(allowed, cls.find_class)
+    return joblib.load(path)
+
+
+def _load_pickle(path, allowed):
+    import pickle
+
+    with open(path, "rb") as handle:
+        if allowed is None:
+            return pickle.load(handle)
+        base = pickle.Unpickler
+
+        class Restricted(base):
+            pass
+
+        Restricted.find_class = _restricted_find_class(allowed, base.find_class)
+        return Restricted(handle).load()
+
+
+def _load_skops(path, trusted):
+    from skops import io as sio
+
+    untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in (trusted or [])]
+    if untrusted:
+        raise Refused("skops reports untrusted types: %s" % ", ".join(sorted(untrusted)))
+    return sio.load(path, trusted=list(trusted or []) or None)
+
+
+def load_model(request):
+    allowed = request.get("allowed_globals")
+    if allowed is not None:
+        allowed = set(tuple(pair) for pair in allowed)
+    loader = request.get("loader", "joblib")
+    path = request["model"]
+    if loader == "skops":
+        return _load_skops(path, request.get("skops_trusted"))
+    if loader in ("pickle", "cloudpickle"):
+        try:
+            return _load_pickle(path, allowed)
+        except Refused:
+            raise
+        except Exception:
+            # joblib also reads plain pickles (and compressed ones pickle cannot)
+            return _load_joblib(path, allowed)
+    return _load_joblib(path, allowed)
+
+
+def load_input(path):
+    if path.endswith(".npy"):
+        import numpy as np
+
+        return np.load(path, allow_pickle=False)
+    with open(path, "r") as handle:
+        doc = json.load(handle)
+    kind = doc.get("kind")
+    if kind == "array":
+        import numpy as np
+
+        return np.asarray(doc["data"], dtype=doc.get("dtype") or None)
+    if kind == "dataframe":
+        import pandas as pd
+
+        columns = doc["columns"]
+        dtypes = doc.get("dtypes") or [None] * len(columns)
+        data = {}
+        for name, dtype, values in zip(columns, dtypes, doc["data"]):
+            try:
+                data[name] = pd.Series(values, dtype=dtype)
+            except (TypeError, ValueError):
+                data[name] = pd.Series(values)
+        return pd.DataFrame(data, columns=columns)
+    raise ValueError("unknown sample kind %r" % (kind,))
+
+
+def generate_input(model):
+    import numpy as np
+
+    n = getattr(model, "n_features_in_", None)
+    if n is None:
+        return None
+    rng = np.random.RandomState(GENERATED_SEED)
+    data = rng.normal(size=(GENERATED_ROWS, int(n)))
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None:
+        import pandas as pd
+
+        return pd.DataFrame(data, columns=list(names))
+    return data
+
+
+def _rows(array):
+    return array.shape[0] if array.ndim else 1
+
+
+def compare(output, expected_path, tolerance):
+    import numpy as np
+
+    out = np.asarray(output)
+    exp = np.load(expected_path, allow_pickle=False)
+    result = {
+        "shape": list(out.shape),
+        "expected_shape": list(exp.shape),
+        "dtype": str(out.dtype),
+        "expected_dtype": str(exp.dtype),
+        "rows": _rows(exp),
+        "equal_rows": 0,
+        "max_abs_diff": None,
+        "max_rel_diff": None,
+        "identical": False,
+        "within_tolerance": False,
+    }
+    if out.shape != exp.shape:
+        return result
+    numeric = out.dtype.kind in "biuf" and exp.dtype.kind in "biuf"
+    if numeric:
+        a = out.astype("float64")
+        b = exp.astype("float64")
+        both_nan = np.isnan(a) & np.isnan(b)
+        equal = (a == b) | both_nan
+        diff = np.where(both_nan, 0.0, np.abs(a - b))
+        if diff.size:
+            result["max_abs_diff"] = float(np.nanmax(diff))
+            scale = np.maximum(np.abs(b), np.finfo("float64").tiny)
+            result["max_rel_diff"] = float(np.nanmax(diff / scale))
+        if tolerance:
+            close = np.isclose(a, b, rtol=tolerance.get("rtol", 0.0), atol=tolerance.get("atol", 0.0), equal_nan=True)
+            result["within_tolerance"] = bool(close.all())
+    else:
+        equal = out.astype(str) == exp.astype(str)
+    per_row = equal.reshape(equal.shape[0], -1).all(axis=1) if equal.ndim else equal.reshape(1)
+    result["equal_rows"] = int(per_row.sum())
+    result["identical"] = bool(equal.all()) and out.dtype == exp.dtype
+    return result
+
+
+def installed_distributions():
+    found = {}
+    for entry in sys.path:
+        if not entry or not os.path.isdir(entry):
+            continue
+        try:
+            names = os.listdir(entry)
+        except OSError:
+            continue
+        for name in names:
+            if not name.endswith((".dist-info", ".egg-info")):
+                continue
+            stem = name.rsplit(".", 1)[0]
+            if "-" not in stem:
+                continue
+            dist, version = stem.split("-", 1)
+            key = dist.lower().replace("_", "-").replace(".", "-")
+            if key in found:
+                continue
+            top = [key.replace("-", "_")]
+            top_file = os.path.join(entry, name, "top_level.txt")
+            if os.path.isfile(top_file):
+                with open(top_file) as handle:
+                    top = [line.strip() for line in handle if line.strip()] or top
+            found[key] = (version.split("-")[0], top)
+    return found
+
+
+def imported_versions():
+    loaded = set(m.split(".")[0] for m in list(sys.modules))
+    versions = {}
+    for dist, (version, tops) in installed_distributions().items():
+        if any(t.split("/")[0] in loaded for t in tops) or dist == "scikit-learn" and "sklearn" in loaded:
+            versions[dist] = version
+    return versions
+
+
+def _error(stage, exc):
+    lines = traceback.format_exception_only(type(exc), exc)
+    return {
+        "stage": stage,
+        "type": type(exc).__name__,
+        "message": "".join(lines).strip()[-2000:],
+        "refused": isinstance(exc, Refused),
+    }
+
+
+def run(request):
+    result = {
+        "probe_version": PROBE_VERSION,
+        "python": "%d.%d.%d" % tuple(sys.version_info[:3]),
+        "loaded": False,
+        "predicted": False,
+        "level": "failed",
+        "error": None,
+        "warnings": [],
+        "versions": {},
+        "comparison": None,
+        "input": None,
+        "timings": {},
+    }
+    started = time.time()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            model = load_model(request)
+            result["loaded"] = True
+            result["level"] = "loads"
+        except BaseException as exc:  # the model decides what it raises
+            result["error"] = _error("load", exc)
+            model = None
+        result["timings"]["load_s"] = round(time.time() - started, 4)
+        if model is not None:
+            _predict(model, request, result)
+    seen = set()
+    for w in caught:
+        key = (w.category.__name__, str(w.message))
+        if key not in seen:
+            seen.add(key)
+            result["warnings"].append({"category": key[0], "message": key[1][:2000]})
+    result["versions"] = imported_versions()
+    return result
+
+
+def _predict(model, request, result):
+    started = time.time()
+    try:
+        sample = None
+        if request.get("input"):
+            sample = load_input(request["input"])
+            result["input"] = "recorded"
+        else:
+            sample = generate_input(model)
+            result["input"] = "generated" if sample is not None else None
+        if sample is None:
+            return
+        method = getattr(model, request.get("method") or "predict")
+        output = method(sample)
+        result["predicted"] = True
+        result["level"] = "predicts"
+        if hasattr(output, "shape"):
+            result["output_shape"] = list(output.shape)
+    except BaseException as exc:
+        result["error"] = _error("predict", exc)
+        return
+    finally:
+        result["timings"]["predict_s"] = round(time.time() - started, 4)
+    if request.get("expected") and result["input"] == "recorded":
+        try:
+            comparison = compare(output, request["expected"], request.get("tolerance"))
+        except BaseException as exc:
+            result["error"] = _error("compare", exc)
+            return
+        result["comparison"] = comparison
+        if comparison["identical"]:
+            result["level"] = "identical"
+        elif comparison["within_tolerance"]:
+            result["level"] = "within-tolerance"
+        else:
+            result["level"] = "differs"
+
+
+def main(argv):
+    with open(argv[1]) as handle:
+        request = json.load(handle)
+    try:
+        result = run(request)
+    except BaseException as exc:
+        result = {"probe_version": PROBE_VERSION, "level": "failed", "error": _error("probe", exc)}
+    tmp = argv[2] + ".tmp"
+    with open(tmp, "w") as handle:
+        json.dump(result, handle)
+    os.rename(tmp, argv[2])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

@@ -1,0 +1,140 @@
+"""Run the probe with the rebuilt environment's own interpreter and read what it found."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import _subprocess
+from ..pins import RecordedEnv
+
+PROBE = Path(__file__).with_name("probe.py")
+DEFAULT_TIMEOUT_S = 600.0
+# Markers of "this pickle was written by another version" across scikit-learn releases.
+_VERSION_WARNING_CATEGORIES = ("InconsistentVersionWarning",)
+_VERSION_WARNING_TEXT = ("Trying to unpickle estimator", "from version", "when using version")
+
+
+@dataclass(frozen=True)
+class ProbeError:
+    """Why the probe stopped: stage (load, predict, compare, probe), exception type, message."""
+
+    stage: str
+    type: str
+    message: str
+    refused: bool = False
+
+    @property
+    def last_line(self) -> str:
+        """The exception's last line (``ModuleNotFoundError: No module named 'x'``)."""
+        lines = [line for line in self.message.splitlines() if line.strip()]
+        return lines[-1] if lines else self.type
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    """What the probe reported (or why it could not report)."""
+
+    level: str
+    """``identical``, ``within-tolerance``, ``differs``, ``predicts``, ``loads`` or ``failed``."""
+    python: str = ""
+    input: str | None = None
+    """``recorded``, ``generated`` or ``None`` (no input could be made)."""
+    error: ProbeError | None = None
+    warnings: tuple[tuple[str, str], ...] = ()
+    versions: dict[str, str] = field(default_factory=dict)
+    comparison: dict[str, Any] | None = None
+    timed_out: bool = False
+    seconds: float = 0.0
+
+    @property
+    def version_warnings(self) -> tuple[str, ...]:
+        """Warnings that say the model was saved by another library version."""
+        return tuple(
+            message
+            for category, message in self.warnings
+            if category in _VERSION_WARNING_CATEGORIES
+            or all(text in message for text in _VERSION_WARNING_TEXT[1:])
+            or _VERSION_WARNING_TEXT[0] in message
+        )
+
+
+def request_for(
+    recorded: RecordedEnv,
+    *,
+    allowed_globals: Sequence[tuple[str, str]] | None,
+    tolerance: dict[str, float] | None,
+) -> dict[str, Any]:
+    """The probe's request document for a bundle."""
+    sample = recorded.sample
+    return {
+        "model": str(recorded.model.path.absolute()),
+        "loader": recorded.model.loader,
+        "method": recorded.model.method,
+        "input": str(sample.input_path.absolute()) if sample else None,
+        "expected": str(sample.output_path.absolute()) if sample and sample.output_path else None,
+        "allowed_globals": [list(g) for g in allowed_globals] if allowed_globals is not None else None,
+        "tolerance": tolerance,
+    }
+
+
+def run_probe(python: Path, request: dict[str, Any], *, timeout: float = DEFAULT_TIMEOUT_S) -> ProbeResult:
+    """Run the probe in isolated mode and parse its result file."""
+    with tempfile.TemporaryDirectory(prefix="rebuild-env-probe-") as tmp:
+        request_file = Path(tmp) / "request.json"
+        result_file = Path(tmp) / "result.json"
+        request_file.write_text(json.dumps(request), encoding="utf-8")
+        env = _subprocess.clean_env({"PYTHONDONTWRITEBYTECODE": "1", "PYTHONFAULTHANDLER": "1"})
+        try:
+            done = _subprocess.run(
+                [python, "-I", PROBE, request_file, result_file],
+                env=env, cwd=Path(tmp), timeout=timeout, check=False, what="probe",
+            )  # fmt: skip
+        except _subprocess.CommandTimeout:
+            return ProbeResult(
+                level="failed",
+                timed_out=True,
+                seconds=timeout,
+                error=ProbeError("predict", "Timeout", f"the probe did not finish within {timeout:.0f} s"),
+            )
+        try:
+            data = json.loads(result_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            reason = _subprocess.tail(done.stderr, 5) or f"exit code {done.returncode}"
+            if done.returncode < 0:
+                reason = f"the interpreter was killed by signal {-done.returncode}. {reason}"
+            return ProbeResult(
+                level="failed",
+                seconds=done.seconds,
+                error=ProbeError("probe", "Crash", f"the probe wrote no result: {reason}"),
+            )
+    return _parse(data, done.seconds)
+
+
+def _parse(data: dict[str, Any], seconds: float) -> ProbeResult:
+    error = data.get("error")
+    return ProbeResult(
+        level=str(data.get("level", "failed")),
+        python=str(data.get("python", "")),
+        input=data.get("input"),
+        error=ProbeError(
+            stage=str(error.get("stage", "")),
+            type=str(error.get("type", "")),
+            message=str(error.get("message", "")),
+            refused=bool(error.get("refused")),
+        )
+        if isinstance(error, dict)
+        else None,
+        warnings=tuple(
+            (str(w.get("category", "")), str(w.get("message", "")))
+            for w in data.get("warnings", [])
+            if isinstance(w, dict)
+        ),
+        versions={str(k): str(v) for k, v in (data.get("versions") or {}).items()},
+        comparison=data.get("comparison"),
+        seconds=seconds,
+    )

@@ -46,7 +46,9 @@ class CommandTimeout(Exception):
         self.output = output
 
 
-def clean_env(extra: Mapping[str, str] | None = None, *, keep: Sequence[str] = ()) -> dict[str, str]:
+def clean_env(
+    extra: Mapping[str, str] | None = None, *, keep: Sequence[str] = ()
+) -> dict[str, str]:
     """The caller's environment without Python/pip/conda noise, plus ``extra``."""
     env = {
         k: v

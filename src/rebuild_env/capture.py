@@ -59,7 +59,7 @@ def referenced_top_modules(model: Any) -> set[str]:
 
 def _closure(names: Iterable[str]) -> dict[str, metadata.Distribution]:
     """Installed distributions named, plus everything they require (markers evaluated)."""
-    env = default_environment()
+    env = {k: str(v) for k, v in default_environment().items()}
     found: dict[str, metadata.Distribution] = {}
     todo = list(names)
     while todo:
@@ -99,18 +99,17 @@ def _sha256_of(dist: metadata.Distribution) -> str | None:
     except ValueError:
         return None
     hashes = info.get("hashes") or {}
-    value = hashes.get("sha256") or (info.get("hash", "").partition("=")[2] if "sha256=" in info.get("hash", "") else None)
+    value = hashes.get("sha256") or (
+        info.get("hash", "").partition("=")[2] if "sha256=" in info.get("hash", "") else None
+    )
     return value if isinstance(value, str) and len(value) == 64 else None
 
 
 def _write_sample_input(sample: Any, path: Path) -> str:
     import numpy as np
 
-    try:
-        import pandas as pd
-    except ImportError:
-        pd = None
-    if pd is not None and isinstance(sample, pd.DataFrame):
+    pandas = sys.modules.get("pandas")  # a DataFrame sample means pandas is already loaded
+    if pandas is not None and isinstance(sample, pandas.DataFrame):
         doc = {
             "kind": "dataframe",
             "columns": [str(c) for c in sample.columns],

@@ -39,14 +39,21 @@ def _bundle_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", type=Path, help="bundle folder or model file")
     parser.add_argument("--backend", choices=("venv", "conda"), default="venv")
     parser.add_argument("--python", help="Python version (3.8) or interpreter path to use")
-    parser.add_argument("--out", type=Path, help="where spec files go (default: ./rebuild-env-out/BUNDLE)")
+    parser.add_argument(
+        "--out", type=Path, help="where spec files go (default: ./rebuild-env-out/BUNDLE)"
+    )
     parser.add_argument("--format", help="force a bundle format (default: detected)")
     parser.add_argument("--model", type=Path, help="the model file, when the bundle has several")
-    parser.add_argument("--trust", action="store_true", help="load the model even if the scan refuses it")
     parser.add_argument(
-        "--allow-module", action="append", default=[], metavar="NAME",
+        "--trust", action="store_true", help="load the model even if the scan refuses it"
+    )
+    parser.add_argument(
+        "--allow-module",
+        action="append",
+        default=[],
+        metavar="NAME",
         help="allow globals from this module in the model file (repeatable)",
-    )  # fmt: skip
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,13 +67,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"rebuild-env {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    rebuild = sub.add_parser("rebuild", help="rebuild and verify (the default command)",
-                             epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    rebuild = sub.add_parser(
+        "rebuild",
+        help="rebuild and verify (the default command)",
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     _bundle_args(rebuild)
-    rebuild.add_argument("--prefix", type=Path, help="where the environment goes (default: per-user cache)")
-    rebuild.add_argument("--force", action="store_true", help="replace an existing environment at --prefix")
-    rebuild.add_argument("--dry-run", action="store_true", help="plan and write spec files, build nothing")
-    rebuild.add_argument("--timeout", type=float, default=600.0, help="seconds the probe may take (600)")
+    rebuild.add_argument(
+        "--prefix", type=Path, help="where the environment goes (default: per-user cache)"
+    )
+    rebuild.add_argument(
+        "--force", action="store_true", help="replace an existing environment at --prefix"
+    )
+    rebuild.add_argument(
+        "--dry-run", action="store_true", help="plan and write spec files, build nothing"
+    )
+    rebuild.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds the probe may take (600)"
+    )
     rebuild.add_argument("--rtol", type=float, help="relative tolerance (default: exact)")
     rebuild.add_argument("--atol", type=float, help="absolute tolerance (default: exact)")
     _common(rebuild)
@@ -95,7 +114,7 @@ def _normalise(argv: Sequence[str]) -> list[str]:
     if first is not None and first not in COMMANDS and "--version" not in args:
         args.insert(0, "rebuild")
     if not args or all(a in ("-q", "--quiet", "--debug", "--json") for a in args):
-        return ["--help"] if not args else args
+        return args or ["--help"]
     return args
 
 
@@ -131,7 +150,9 @@ class _Progress:
             self._status.stop()
 
 
-def _run(args: argparse.Namespace, progress: _Progress) -> tuple[ExitCode, str, dict[str, Any] | None]:
+def _run(
+    args: argparse.Namespace, progress: _Progress
+) -> tuple[ExitCode, str, dict[str, Any] | None]:
     if args.command == "inspect":
         from .inspect import inspect
 
@@ -140,9 +161,18 @@ def _run(args: argparse.Namespace, progress: _Progress) -> tuple[ExitCode, str, 
     if args.command == "save":
         from .save_cli import save_from_file
 
-        folder = save_from_file(args.model_file, args.dest, sample_input=args.sample_input,
-                                method=args.method, trust=args.trust)  # fmt: skip
-        return ExitCode.OK, f"saved bundle {folder}", {"schema_version": 1, "command": "save", "bundle": str(folder)}
+        folder = save_from_file(
+            args.model_file,
+            args.dest,
+            sample_input=args.sample_input,
+            method=args.method,
+            trust=args.trust,
+        )
+        return (
+            ExitCode.OK,
+            f"saved bundle {folder}",
+            {"schema_version": 1, "command": "save", "bundle": str(folder)},
+        )
     from .rebuild import Options, rebuild
 
     tolerance = None
@@ -187,13 +217,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail(args, exc)
     except KeyboardInterrupt:
         progress.close()
-        return _fail(args, UsageError("interrupted; nothing half-built was kept"), ExitCode.INTERRUPTED)
+        return _fail(
+            args, UsageError("interrupted; nothing half-built was kept"), ExitCode.INTERRUPTED
+        )
     except Exception as exc:
         progress.close()
         if args.debug:
             raise
-        print(f"rebuild-env: internal error: {type(exc).__name__}: {exc} (rerun with --debug "
-              "and report it)", file=sys.stderr)  # fmt: skip
+        print(
+            f"rebuild-env: internal error: {type(exc).__name__}: {exc} (rerun with --debug "
+            "and report it)",
+            file=sys.stderr,
+        )
         return int(ExitCode.INTERNAL)
     progress.close()
     if args.json:
@@ -207,8 +242,15 @@ def _fail(args: argparse.Namespace, exc: RebuildEnvError, code: ExitCode | None 
     code = code or exc.exit_code
     output = getattr(exc, "output", "")
     if args.json:
-        print(json.dumps({"schema_version": 1, "command": args.command, "status": "error",
-                          "exit_code": int(code), "error": exc.one_line(), "output": output or None}, indent=2))  # fmt: skip
+        doc = {
+            "schema_version": 1,
+            "command": args.command,
+            "status": "error",
+            "exit_code": int(code),
+            "error": exc.one_line(),
+            "output": output or None,
+        }
+        print(json.dumps(doc, indent=2))
     else:
         if output:
             print(output, file=sys.stderr)

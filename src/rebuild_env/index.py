@@ -28,6 +28,8 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from .locations import cache_dir
+
 DEFAULT_INDEX = "https://pypi.org/simple"
 CACHE_TTL_S = 24 * 3600
 REQUEST_TIMEOUT_S = 20.0
@@ -51,16 +53,18 @@ class ReleaseFile:
 
 def index_url(recorded: str = "") -> str:
     """The index to ask: the bundle's ``--index-url``, else uv's/pip's setting, else PyPI."""
-    for value in (recorded, os.environ.get("UV_INDEX_URL", ""), os.environ.get("PIP_INDEX_URL", "")):
+    for value in (
+        recorded,
+        os.environ.get("UV_INDEX_URL", ""),
+        os.environ.get("PIP_INDEX_URL", ""),
+    ):
         if value:
             return value.rstrip("/")
     return DEFAULT_INDEX
 
 
 def _cache_dir() -> Path:
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("rebuild-env")) / "index"
+    return cache_dir() / "index"
 
 
 def _fetch(url: str, name: str) -> dict[str, object] | None:
@@ -123,7 +127,11 @@ def release_files(names: Iterable[str], *, url: str = "") -> dict[str, list[Rele
     result: dict[str, list[ReleaseFile]] = {}
     for name, data in zip(wanted, answers):
         files = data.get("files") if data else None
-        parsed = [_parse_file(f) for f in files if isinstance(f, dict)] if isinstance(files, list) else []
+        parsed = (
+            [_parse_file(f) for f in files if isinstance(f, dict)]
+            if isinstance(files, list)
+            else []
+        )
         result[name] = [f for f in parsed if f is not None]
     return result
 

@@ -20,6 +20,7 @@ from packaging.version import InvalidVersion, Version
 
 from . import _subprocess
 from .errors import InterpreterNotFound, UsageError
+from .locations import cache_dir
 from .plan import Interpreter
 
 QUERY_TIMEOUT_S = 20.0
@@ -46,9 +47,7 @@ class Candidate:
 
 
 def _cache_file() -> Path:
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("rebuild-env")) / "interpreters.json"
+    return cache_dir() / "interpreters.json"
 
 
 def _load_cache() -> dict[str, list[str]]:
@@ -113,13 +112,13 @@ def _path_candidates() -> Iterator[Candidate]:
         if not entry or directory.name == "shims" or not directory.is_dir():
             continue
         try:
-            names = sorted(os.listdir(directory))
+            entries = sorted(directory.iterdir())
         except OSError:
             continue
-        for name in names:
-            match = _PATH_NAME.match(name)
-            if match and os.access(directory / name, os.X_OK):
-                yield Candidate(directory / name, "PATH", match.group(1) or "")
+        for exe in entries:
+            match = _PATH_NAME.match(exe.name)
+            if match and os.access(exe, os.X_OK):
+                yield Candidate(exe, "PATH", match.group(1) or "")
 
 
 def _pyenv_root() -> Path | None:
@@ -164,7 +163,9 @@ def _conda_candidates() -> Iterator[Candidate]:
         prefixes.append(Path(os.environ["CONDA_EXE"]).parent.parent)
     registry = Path.home() / ".conda" / "environments.txt"
     if registry.is_file():
-        prefixes.extend(Path(line.strip()) for line in registry.read_text().splitlines() if line.strip())
+        prefixes.extend(
+            Path(line.strip()) for line in registry.read_text().splitlines() if line.strip()
+        )
     for base in list(prefixes):
         prefixes.extend(sorted((base / "envs").glob("*")) if (base / "envs").is_dir() else [])
     seen: set[Path] = set()
@@ -231,7 +232,9 @@ def explicit(spec: str) -> Interpreter:
     interp = query(resolved, found_by="--python")
     if interp is None:
         raise UsageError(
-            "is not a working Python interpreter", path=spec, hint="pass a path or a version such as 3.8"
+            "is not a working Python interpreter",
+            path=spec,
+            hint="pass a path or a version such as 3.8",
         )
     return interp
 
@@ -245,7 +248,9 @@ def find(version: str, *, source: str) -> tuple[Interpreter, list[str]]:
     try:
         wanted = Version(version)
     except InvalidVersion:
-        raise UsageError(f"{version!r} is not a Python version", hint="e.g. 3.8 or 3.8.10") from None
+        raise UsageError(
+            f"{version!r} is not a Python version", hint="e.g. 3.8 or 3.8.10"
+        ) from None
     minor = f"{wanted.major}.{wanted.minor}"
     matches: list[Interpreter] = []
     for interp in _discover(minor):

@@ -46,7 +46,11 @@ class Pin:
     def requirement(self) -> str:
         """The pin as a PEP 508 requirement string."""
         extras = f"[{','.join(self.extras)}]" if self.extras else ""
-        text = f"{self.name}{extras} @ {self.url}" if self.url else f"{self.name}{extras}{self.specifier}"
+        text = (
+            f"{self.name}{extras} @ {self.url}"
+            if self.url
+            else f"{self.name}{extras}{self.specifier}"
+        )
         if self.marker:
             text += f" ; {self.marker}"
         return text

@@ -13,7 +13,7 @@ from typing import Any
 
 from .backends.base import building, env_python, get_backend, is_complete, read_completion
 from .bundle import read_bundle
-from .errors import PrefixExists
+from .locations import cache_dir
 from .pins import Pin, RecordedEnv
 from .plan import Plan
 from .report import Report
@@ -98,12 +98,17 @@ def plan_key(plan: Plan) -> str:
 
 def default_prefix(plan: Plan) -> Path:
     """Where an environment lives when no ``--prefix`` is given: the per-user cache."""
-    from platformdirs import user_cache_dir
-
-    return Path(user_cache_dir("rebuild-env")) / "envs" / f"{plan.backend}-{plan_key(plan)[:16]}"
+    return cache_dir() / "envs" / f"{plan.backend}-{plan_key(plan)[:16]}"
 
 
-def plan_bundle(bundle: Path | str, options: Options = Options(), progress: Progress = _quiet) -> tuple[Plan, Scanned]:
+def _holds_plan(prefix: Path, key: str) -> bool:
+    """A complete environment built by rebuild-env for exactly this plan."""
+    return is_complete(prefix) and read_completion(prefix).get("plan_key") == key
+
+
+def plan_bundle(
+    bundle: Path | str, options: Options = Options(), progress: Progress = _quiet
+) -> tuple[Plan, Scanned]:
     """Read and scan a bundle and resolve its plan (no files written)."""
     seconds = options.seconds
     with _stage("read", progress, seconds):
@@ -121,7 +126,9 @@ def plan_bundle(bundle: Path | str, options: Options = Options(), progress: Prog
     return plan, scanned
 
 
-def rebuild(bundle: Path | str, options: Options = Options(), progress: Progress = _quiet) -> Report:
+def rebuild(
+    bundle: Path | str, options: Options = Options(), progress: Progress = _quiet
+) -> Report:
     """Rebuild a bundle's environment and verify the model in it."""
     seconds = options.seconds
     backend = get_backend(options.backend)
@@ -131,22 +138,31 @@ def rebuild(bundle: Path | str, options: Options = Options(), progress: Progress
         specs = backend.write_specs(plan, out)
     extra = tuple(getattr(backend, "last_warnings", ()))
     if options.dry_run:
-        return Report(plan, "planned", spec_files=specs, scan=scanned.summary, warnings=extra, seconds=seconds)
+        return Report(
+            plan, "planned", spec_files=specs, scan=scanned.summary, warnings=extra, seconds=seconds
+        )
     prefix = (options.prefix or default_prefix(plan)).absolute()
     key = plan_key(plan)
-    reused = is_complete(prefix) and read_completion(prefix).get("plan_key") == key and not options.force
-    if not reused and options.prefix is None and is_complete(prefix):
-        options = Options(**{**options.__dict__, "force": True})  # a stale cache entry of ours
+    reused = not options.force and _holds_plan(prefix, key)
     if not reused:
-        with _stage("build", progress, seconds):
-            record = {"plan_key": key, "bundle": str(plan.recorded.bundle_dir), "python": plan.python_version,
-                      "backend": plan.backend, "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
-            with building(prefix, force=options.force, record=record) as target:
-                backend.build(plan, target, specs)
-    elif options.prefix is not None and not is_complete(prefix):  # pragma: no cover - guarded above
-        raise PrefixExists("is not a complete environment", path=prefix)
+        # A cache entry is ours to replace; a user's --prefix only with --force.
+        force = options.force or options.prefix is None
+        record: dict[str, object] = {
+            "plan_key": key,
+            "bundle": str(plan.recorded.bundle_dir),
+            "python": plan.python_version,
+            "backend": plan.backend,
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        with (
+            _stage("build", progress, seconds),
+            building(prefix, force=force, record=record) as target,
+        ):
+            backend.build(plan, target, specs)
     with _stage("verify", progress, seconds):
-        request = request_for(plan.recorded, allowed_globals=scanned.allowed_globals, tolerance=options.tolerance)
+        request = request_for(
+            plan.recorded, allowed_globals=scanned.allowed_globals, tolerance=options.tolerance
+        )
         probe = run_probe(env_python(prefix), request, timeout=options.timeout)
     status = probe.level
     if probe.input == "generated" and probe.error is not None and probe.error.stage == "predict":
@@ -160,6 +176,13 @@ def rebuild(bundle: Path | str, options: Options = Options(), progress: Progress
     elif probe.error is not None:
         status = "failed"
     return Report(
-        plan, status, prefix=prefix, spec_files=specs, probe=probe, reused_env=reused,
-        scan=scanned.summary, warnings=extra, seconds=seconds,
-    )  # fmt: skip
+        plan,
+        status,
+        prefix=prefix,
+        spec_files=specs,
+        probe=probe,
+        reused_env=reused,
+        scan=scanned.summary,
+        warnings=extra,
+        seconds=seconds,
+    )

@@ -53,11 +53,19 @@ class Report:
         """One line: the verdict, with the row count when outputs were compared."""
         text = _STATUS.get(self.status, (ExitCode.INTERNAL, self.status))[1]
         probe = self.probe
-        if probe is not None and probe.comparison and self.status in ("identical", "differs", "within-tolerance"):
+        if (
+            probe is not None
+            and probe.comparison
+            and self.status in ("identical", "differs", "within-tolerance")
+        ):
             text += f" ({probe.comparison.get('equal_rows')}/{probe.comparison.get('rows')})"
         if probe is not None and probe.input == "generated" and self.status == "predicts":
             text = "loads and predicts on a generated input of the right shape (no recorded sample)"
-        if probe is not None and probe.error is not None and self.status in ("failed", "refused", "timeout"):
+        if (
+            probe is not None
+            and probe.error is not None
+            and self.status in ("failed", "refused", "timeout")
+        ):
             text += f" at {probe.error.stage}: {probe.error.last_line}"
         if probe is not None and probe.version_warnings:
             text += f", with {len(probe.version_warnings)} version warning(s)"
@@ -94,7 +102,9 @@ class Report:
                 {"name": p.name, "version": p.version, "source": p.source, "url": p.url or None}
                 for p in plan.packages
             ],
-            "dropped": [{"requirement": d.pin.requirement(), "reason": d.reason} for d in plan.dropped],
+            "dropped": [
+                {"requirement": d.pin.requirement(), "reason": d.reason} for d in plan.dropped
+            ],
             "conflicts": list(plan.conflicts),
             "warnings": self.all_warnings(),
             "exclude_newer": plan.exclude_newer or None,
@@ -141,12 +151,14 @@ class Report:
     def render_text(self) -> str:
         """The plain-text report."""
         plan = self.plan
+        model = plan.recorded.model
         lines = [
             f"bundle   {plan.recorded.bundle_dir} ({plan.recorded.format}), model "
-            f"{plan.recorded.model.path.name} [{plan.recorded.model.loader}, {plan.recorded.model.method}]",
+            f"{model.path.name} [{model.loader}, {model.method}]",
             f"python   {plan.python_version} ({plan.python_source})"
             + (f" from {plan.interpreter.path}" if plan.interpreter else ""),
-            f"backend  {plan.backend}" + (f" -> {self.prefix}" if self.prefix else "")
+            f"backend  {plan.backend}"
+            + (f" -> {self.prefix}" if self.prefix else "")
             + (" (reused)" if self.reused_env else ""),
         ]
         lines.append(f"packages {len(plan.packages)}")
@@ -156,7 +168,9 @@ class Report:
             lines.append("wrote    " + ", ".join(str(p) for p in self.spec_files))
         lines += [f"warning  {w}" for w in self.all_warnings()]
         for name, versions in self.drift().items():
-            lines.append(f"drift    {name}: planned {versions['planned']}, imported {versions['imported']}")
+            lines.append(
+                f"drift    {name}: planned {versions['planned']}, imported {versions['imported']}"
+            )
         mark = "ok" if self.exit_code == ExitCode.OK else "FAIL"
         lines.append(f"{mark:<8} {self.headline()}")
         return "\n".join(lines)

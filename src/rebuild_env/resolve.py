@@ -17,7 +17,6 @@ from pathlib import Path
 from packaging.markers import Marker, default_environment
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, platform_tags
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from . import _subprocess, index, interpreters
@@ -49,7 +48,7 @@ NOT_PACKAGES = {
 
 
 def _target_env(python_version: str) -> dict[str, str]:
-    env = dict(default_environment())
+    env = {k: str(v) for k, v in default_environment().items()}
     minor = ".".join(python_version.split(".")[:2])
     env.update(python_version=minor, python_full_version=python_version)
     return env
@@ -61,7 +60,10 @@ def _tags_for(python_version: str) -> frozenset[Tag]:
     platforms = list(platform_tags())
     interpreter = f"cp{v.major}{v.minor}"
     return frozenset(
-        [*cpython_tags(version, platforms=platforms), *compatible_tags(version, interpreter, platforms)]
+        [
+            *cpython_tags(version, platforms=platforms),
+            *compatible_tags(version, interpreter, platforms),
+        ]
     )
 
 
@@ -186,19 +188,23 @@ class _Resolver:
                 "no Python 3 interpreter found on this machine",
                 hint="install one or pass --python PATH",
             )
-        exact = [p for p in pins if p.version]
+        exact = [(p.name, p.version) for p in pins if p.version]
         for interp in found:
             tags = _tags_for(interp.version)
             blockers = [
-                p.name
-                for p in exact
+                name
+                for name, version in exact
                 if files is not None
-                and files.get(p.name)
-                and not index.supports_python(_release(files[p.name], p.version), Version(interp.version), tags)
+                and files.get(name)
+                and not index.supports_python(
+                    _release(files[name], version), Version(interp.version), tags
+                )
             ]
             if not blockers:
                 why = "newest interpreter here that every pinned release supports"
-                self.warnings.append(f"the bundle records no Python version; using {interp.version} ({why})")
+                self.warnings.append(
+                    f"the bundle records no Python version; using {interp.version} ({why})"
+                )
                 return interp, interp.version, why
         chosen = found[0]
         self.warnings.append(
@@ -208,7 +214,9 @@ class _Resolver:
         return chosen, chosen.version, "newest interpreter here"
 
     # -- packages ----------------------------------------------------------------------
-    def exclude_newer(self, pins: list[Pin], files: dict[str, list[index.ReleaseFile]] | None) -> str:
+    def exclude_newer(
+        self, pins: list[Pin], files: dict[str, list[index.ReleaseFile]] | None
+    ) -> str:
         """The day after the newest recorded release: what 'as of recording time' means."""
         if files is None:
             return ""
@@ -223,7 +231,9 @@ class _Resolver:
         newest = datetime.fromisoformat(max(dates).replace("Z", "+00:00"))
         return (newest + timedelta(days=1)).date().isoformat()
 
-    def compile(self, pins: list[Pin], python_version: str, exclude_newer: str) -> list[PlannedPackage]:
+    def compile(
+        self, pins: list[Pin], python_version: str, exclude_newer: str
+    ) -> list[PlannedPackage]:
         """Resolve ``pins`` to an exact closure with ``uv pip compile``."""
         uv = interpreters.uv_binary()
         if uv is None:
@@ -240,20 +250,34 @@ class _Resolver:
             lines[:0] = [f"--extra-index-url {u}" for u in index_opts.extra_index_urls]
             lines[:0] = [f"--find-links {u}" for u in index_opts.find_links]
             constraints = Path(tmp) / "constraints.txt"
-            constraints.write_text("\n".join(c.requirement() for c in self.recorded.constraints) + "\n")
+            constraints.write_text(
+                "\n".join(c.requirement() for c in self.recorded.constraints) + "\n"
+            )
             infile.write_text("\n".join(lines) + "\n")
             args: list[str | Path] = [
-                uv, "pip", "compile", infile, "--python-version", python_version,
-                "--no-header", "--no-annotate", "--quiet", "-c", constraints,
-                "--python-platform", "linux" if sys.platform.startswith("linux") else sys.platform,
-            ]  # fmt: skip
+                uv,
+                "pip",
+                "compile",
+                infile,
+                "--python-version",
+                python_version,
+                "--no-header",
+                "--no-annotate",
+                "--quiet",
+                "-c",
+                constraints,
+                "--python-platform",
+                "linux" if sys.platform.startswith("linux") else sys.platform,
+            ]
             if exclude_newer:
                 args += ["--exclude-newer", exclude_newer]
             try:
                 done = _subprocess.run(
-                    args, env=_subprocess.clean_env({"UV_NO_PROGRESS": "1"}),
-                    timeout=COMPILE_TIMEOUT_S, what="uv pip compile",
-                )  # fmt: skip
+                    args,
+                    env=_subprocess.clean_env({"UV_NO_PROGRESS": "1"}),
+                    timeout=COMPILE_TIMEOUT_S,
+                    what="uv pip compile",
+                )
             except BuildError as exc:
                 raise ResolveError(
                     "the recorded requirements cannot be resolved together for Python "
@@ -261,8 +285,8 @@ class _Resolver:
                     hint="see the requirements file; pass --python to try another version",
                 ) from None
         packages = []
-        for line in done.stdout.splitlines():
-            line = line.strip()
+        for raw in done.stdout.splitlines():
+            line = raw.strip()
             if not line or line.startswith(("#", "-")):
                 continue
             pin = Pin.parse(line, source="")
@@ -318,18 +342,26 @@ def make_plan(
     closed = _is_closed(recorded, pins)
     files = None
     if resolve and not closed:
-        files = index.release_files([p.name for p in pins if p.version], url=recorded.index.index_url)
+        files = index.release_files(
+            [p.name for p in pins if p.version], url=recorded.index.index_url
+        )
         if files is None and pins:
-            resolver.warnings.append("the package index could not be read; resolving without release dates")
+            resolver.warnings.append(
+                "the package index could not be read; resolving without release dates"
+            )
     interp, python_version, python_source = resolver.choose_python(pins, python, files)
     pins = resolver.drop_uninstallable(pins, python_version)
     exclude = ""
     if closed or not resolve:
         packages = [
             PlannedPackage(
-                name=p.name, version=p.version or "", source=p.source, hashes=p.hashes,
-                url=p.url, extras=p.extras,
-            )  # fmt: skip
+                name=p.name,
+                version=p.version or "",
+                source=p.source,
+                hashes=p.hashes,
+                url=p.url,
+                extras=p.extras,
+            )
             for p in pins
         ]
     else:
@@ -342,7 +374,9 @@ def make_plan(
                 "(the day after the newest recorded release)"
             )
         elif unpinned:
-            resolver.warnings.append(f"unpinned {', '.join(unpinned)} resolved to today's newest versions")
+            resolver.warnings.append(
+                f"unpinned {', '.join(unpinned)} resolved to today's newest versions"
+            )
     return Plan(
         recorded=recorded,
         backend=backend,
@@ -356,8 +390,3 @@ def make_plan(
         dropped=tuple(resolver.dropped),
         conflicts=tuple(resolver.conflicts),
     )
-
-
-def canonical(name: str) -> str:
-    """Canonical distribution name (re-exported for callers that build hints)."""
-    return canonicalize_name(name)

@@ -36,5 +36,7 @@ def save_from_file(
     try:
         _subprocess.run(args, env=env, timeout=SAVE_TIMEOUT_S, what="save")
     except BuildError as exc:
-        raise BundleError(f"saving failed: {_subprocess.tail(exc.output, 1)}", path=model_file) from None
+        raise BundleError(
+            f"saving failed: {_subprocess.tail(exc.output, 1)}", path=model_file
+        ) from None
     return dest

@@ -1,4 +1,4 @@
-"""Backends build a Plan into an environment: ``venv`` (virtualenv + uv) or ``conda`` (py-rattler)."""
+"""Backends build a Plan into an environment: ``venv`` (uv) or ``conda`` (py-rattler)."""
 
 from __future__ import annotations
 

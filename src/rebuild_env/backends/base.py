@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ..errors import PrefixExists, UsageError
+from ..locations import cache_dir
 from ..plan import Plan
 
 INCOMPLETE_MARKER = ".rebuild-env-incomplete"
@@ -52,7 +53,7 @@ class Backend(Protocol):
         ...
 
     def build(self, plan: Plan, prefix: Path, specs: tuple[Path, ...]) -> Environment:
-        """Create the environment at ``prefix`` (an empty directory prepared by :func:`building`)."""
+        """Create the environment at ``prefix`` (emptied and marked by :func:`building`)."""
         ...
 
 
@@ -98,10 +99,8 @@ def read_completion(prefix: Path) -> dict[str, object]:
 
 def lock_path(prefix: Path) -> Path:
     """Where the lock guarding ``prefix`` lives (outside it, so removing it is safe)."""
-    from platformdirs import user_cache_dir
-
     digest = hashlib.sha256(str(prefix.resolve()).encode()).hexdigest()[:16]
-    locks = Path(user_cache_dir("rebuild-env")) / "locks"
+    locks = cache_dir() / "locks"
     locks.mkdir(parents=True, exist_ok=True)
     return locks / f"{digest}.lock"
 

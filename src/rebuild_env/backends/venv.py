@@ -25,7 +25,7 @@ CREATE_TIMEOUT_S = 300.0
 
 def _install_hint(output: str) -> str:
     if "No solution found" in output or "unsatisfiable" in output:
-        return "the recorded pins cannot be installed together for this Python; see the plan's warnings"
+        return "the pins cannot be installed together for this Python; see the plan's warnings"
     if "Failed to build" in output or "Failed to download" in output:
         return "a package has no wheel for this Python/platform; try --python with another version"
     return "see the installer's output above"
@@ -62,8 +62,15 @@ class VenvBackend:
             what="uv venv",
         )
         args: list[str | Path] = [
-            uv, "pip", "install", "--python", env_python(prefix), "-r", requirements, "pip",
-        ]  # fmt: skip
+            uv,
+            "pip",
+            "install",
+            "--python",
+            env_python(prefix),
+            "-r",
+            requirements,
+            "pip",
+        ]
         if plan.exclude_newer:
             args += ["--exclude-newer", plan.exclude_newer]
         self._install(args, env)
@@ -72,7 +79,15 @@ class VenvBackend:
         assert plan.interpreter is not None
         env = _subprocess.clean_env()
         _subprocess.run(
-            [sys.executable, "-m", "virtualenv", "--quiet", "--python", plan.interpreter.path, prefix],
+            [
+                sys.executable,
+                "-m",
+                "virtualenv",
+                "--quiet",
+                "--python",
+                plan.interpreter.path,
+                prefix,
+            ],
             env=env,
             timeout=CREATE_TIMEOUT_S,
             what="virtualenv",

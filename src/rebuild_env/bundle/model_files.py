@@ -17,9 +17,11 @@ def find_model_file(bundle: Path, *, required: bool) -> Path | None:
     for name in MODEL_NAMES:
         if (bundle / name).is_file():
             return bundle / name
-    candidates = sorted(
-        p for p in bundle.iterdir() if p.is_file() and p.suffix.lower() in MODEL_SUFFIXES
-    ) if bundle.is_dir() else []
+    candidates = (
+        sorted(p for p in bundle.iterdir() if p.is_file() and p.suffix.lower() in MODEL_SUFFIXES)
+        if bundle.is_dir()
+        else []
+    )
     if len(candidates) == 1:
         return candidates[0]
     if not required:

@@ -29,6 +29,7 @@ class Refused(Exception):
 def _restricted_find_class(allowed, original):
     try:
         import _compat_pickle
+
         name_map = _compat_pickle.NAME_MAPPING
         module_map = _compat_pickle.IMPORT_MAPPING
     except ImportError:  # Python 2 has no mapping to apply
@@ -178,7 +179,13 @@ def compare(output, expected_path, tolerance):
             scale = np.maximum(np.abs(b), np.finfo("float64").tiny)
             result["max_rel_diff"] = float(np.nanmax(diff / scale))
         if tolerance:
-            close = np.isclose(a, b, rtol=tolerance.get("rtol", 0.0), atol=tolerance.get("atol", 0.0), equal_nan=True)
+            close = np.isclose(
+                a,
+                b,
+                rtol=tolerance.get("rtol", 0.0),
+                atol=tolerance.get("atol", 0.0),
+                equal_nan=True,
+            )
             result["within_tolerance"] = bool(close.all())
     else:
         equal = out.astype(str) == exp.astype(str)
@@ -220,7 +227,11 @@ def imported_versions():
     loaded = set(m.split(".")[0] for m in list(sys.modules))
     versions = {}
     for dist, (version, tops) in installed_distributions().items():
-        if any(t.split("/")[0] in loaded for t in tops) or dist == "scikit-learn" and "sklearn" in loaded:
+        if (
+            any(t.split("/")[0] in loaded for t in tops)
+            or dist == "scikit-learn"
+            and "sklearn" in loaded
+        ):
             versions[dist] = version
     return versions
 

@@ -77,29 +77,39 @@ def request_for(
         "method": recorded.model.method,
         "input": str(sample.input_path.absolute()) if sample else None,
         "expected": str(sample.output_path.absolute()) if sample and sample.output_path else None,
-        "allowed_globals": [list(g) for g in allowed_globals] if allowed_globals is not None else None,
+        "allowed_globals": [list(g) for g in allowed_globals]
+        if allowed_globals is not None
+        else None,
         "tolerance": tolerance,
     }
 
 
-def run_probe(python: Path, request: dict[str, Any], *, timeout: float = DEFAULT_TIMEOUT_S) -> ProbeResult:
+def run_probe(
+    python: Path, request: dict[str, Any], *, timeout: float = DEFAULT_TIMEOUT_S
+) -> ProbeResult:
     """Run the probe in isolated mode and parse its result file."""
     with tempfile.TemporaryDirectory(prefix="rebuild-env-probe-") as tmp:
         request_file = Path(tmp) / "request.json"
         result_file = Path(tmp) / "result.json"
         request_file.write_text(json.dumps(request), encoding="utf-8")
-        env = _subprocess.clean_env({"PYTHONDONTWRITEBYTECODE": "1", "PYTHONFAULTHANDLER": "1"})
+        env = _subprocess.clean_env({"PYTHONFAULTHANDLER": "1"})
         try:
             done = _subprocess.run(
                 [python, "-I", PROBE, request_file, result_file],
-                env=env, cwd=Path(tmp), timeout=timeout, check=False, what="probe",
-            )  # fmt: skip
+                env=env,
+                cwd=Path(tmp),
+                timeout=timeout,
+                check=False,
+                what="probe",
+            )
         except _subprocess.CommandTimeout:
             return ProbeResult(
                 level="failed",
                 timed_out=True,
                 seconds=timeout,
-                error=ProbeError("predict", "Timeout", f"the probe did not finish within {timeout:.0f} s"),
+                error=ProbeError(
+                    "predict", "Timeout", f"the probe did not finish within {timeout:.0f} s"
+                ),
             )
         try:
             data = json.loads(result_file.read_text(encoding="utf-8"))

@@ -121,9 +121,9 @@ def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:
     if not isinstance(packages, list):
         raise fields.fail("packages", "must be a list" if packages is not None else "is missing")
     pins = []
-    for i, entry in enumerate(packages):
+    for i, raw in enumerate(packages):
         field = f"packages[{i}]"
-        entry = fields.mapping(entry, field)
+        entry = fields.mapping(raw, field)
         name = canonicalize_name(fields.string(entry, "name", f"{field}.name"))
         pkg_version = fields.version(entry, "version", f"{field}.version")
         sha = entry.get("sha256")

@@ -137,7 +137,7 @@ class _Parser:
         self, text: str, where: str, path: Path, hashes: tuple[str, ...]
     ) -> Pin | None:
         looks_like_path = text.startswith((".", "/", "file:")) or text.endswith((".whl", ".tar.gz"))
-        if looks_like_path and "@" not in text.split(";")[0]:
+        if looks_like_path and "@" not in text.split(";", maxsplit=1)[0]:
             return self._archive(text, where)
         try:
             pin = Pin.parse(text, source=where, hashes=hashes)
@@ -170,9 +170,11 @@ class _Parser:
         return pin
 
     def _archive(self, text: str, where: str) -> Pin | None:
-        recovered = pin_from_archive_url(text.split(";")[0].strip(), source=where)
+        recovered = pin_from_archive_url(text.split(";", maxsplit=1)[0].strip(), source=where)
         if recovered is None:
-            self.result.notes.append(f"{where}: dropped local path {text!r} (not a package index name)")
+            self.result.notes.append(
+                f"{where}: dropped local path {text!r} (not a package index name)"
+            )
             return None
         pin, filename = recovered
         self.result.notes.append(
@@ -194,7 +196,9 @@ class _Parser:
             if not value:
                 raise BundleError(f"{where}: {option} needs a file name", path=path)
             target = (path.parent / value).resolve()
-            self.parse(target, constraint=constraint or option in ("-c", "--constraint"), depth=depth + 1)
+            self.parse(
+                target, constraint=constraint or option in ("-c", "--constraint"), depth=depth + 1
+            )
         elif option in ("-i", "--index-url"):
             self.result.index_url = value
         elif option == "--extra-index-url":
@@ -221,7 +225,8 @@ class _Parser:
             self.result.notes.append(f"{where}: {name} comes from version control ({url})")
             return
         self.result.notes.append(
-            f"{where}: dropped editable install {value!r} (the author's own source tree is not in the bundle)"
+            f"{where}: dropped editable install {value!r} "
+            "(the author's own source tree is not in the bundle)"
         )
 
 

@@ -6,13 +6,15 @@ import re
 from pathlib import Path
 
 from ...errors import BundleError
-from ...pins import ModelSpec, PythonRecord, RecordedEnv
+from ...pins import ModelSpec, PythonRecord, RecordedEnv, Sample
 from ..model_files import find_model_file, loader_for
 from ..textfile import read_text
 from .requirements import RequirementsFile, parse_requirements
 
 NAME = "bare"
 REQUIREMENTS_NAMES = ("requirements.txt", "requirements.lock", "requirements-lock.txt")
+SAMPLE_INPUTS = ("sample_input.npy", "sample_input.json")
+SAMPLE_OUTPUT = "sample_output.npy"
 _RUNTIME = re.compile(r"^\s*python-(\d+(?:\.\d+){0,2})\s*$", re.MULTILINE)
 _PYTHON_VERSION = re.compile(r"^\s*(\d+\.\d+(?:\.\d+)?)\s*$", re.MULTILINE)
 
@@ -33,6 +35,15 @@ def python_hint(bundle: Path) -> PythonRecord | None:
             match = pattern.search(read_text(path))
             if match:
                 return PythonRecord(version=match.group(1), source=filename)
+    return None
+
+
+def sample_files(bundle: Path) -> Sample | None:
+    """``sample_input.npy`` / ``.json`` with ``sample_output.npy``, the names save_bundle uses."""
+    for name in SAMPLE_INPUTS:
+        if (bundle / name).is_file():
+            output = bundle / SAMPLE_OUTPUT
+            return Sample(bundle / name, output if output.is_file() else None)
     return None
 
 
@@ -59,6 +70,7 @@ def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:
         pins=tuple(parsed.pins),
         constraints=tuple(parsed.constraints),
         python=python_hint(bundle),
+        sample=sample_files(bundle),
         index=parsed.index,
         notes=tuple(parsed.notes),
     )

@@ -1,0 +1,72 @@
+"""End to end, as a user runs it: real installs from the index, real interpreters."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from rebuild_env.capture import save_bundle
+from tests.conftest import EXAMPLE_BUNDLE, run_cli
+
+pytestmark = [pytest.mark.slow, pytest.mark.network]
+
+
+def test_example_bundle_rebuilds_and_verifies(tmp_path: Path) -> None:
+    prefix, out = tmp_path / "env", tmp_path / "out"
+    first = run_cli(EXAMPLE_BUNDLE, "--backend", "venv", "--prefix", prefix, "--out", out)
+    assert first.code == 0, first.stderr
+    assert "predictions identical (150/150)" in first.stdout
+    requirements = (out / "requirements.txt").read_text()
+    assert "scikit-learn==" in requirements and "numpy==" in requirements
+    assert (prefix / "bin" / "python").exists() and (prefix / "bin" / "pip").exists()
+
+    again = run_cli(EXAMPLE_BUNDLE, "--prefix", prefix, "--out", out, "--json")
+    assert again.code == 0, again.stderr
+    doc = json.loads(again.stdout)
+    assert doc["schema_version"] == 1 and doc["status"] == "identical"
+    assert doc["reused_env"] is True
+    assert doc["verification"]["comparison"]["equal_rows"] == 150
+    assert doc["verification"]["versions"]["scikit-learn"] == next(
+        p["version"] for p in doc["packages"] if p["name"] == "scikit-learn"
+    )
+
+
+def test_dry_run_writes_specs_and_builds_nothing(tmp_path: Path) -> None:
+    result = run_cli(
+        EXAMPLE_BUNDLE, "--dry-run", "--prefix", tmp_path / "env", "--out", tmp_path / "o"
+    )
+    assert result.code == 0, result.stderr
+    assert (tmp_path / "o" / "requirements.txt").is_file()
+    assert not (tmp_path / "env").exists()
+    assert "planned" in result.stdout
+
+
+def test_dataframe_pipeline_saved_here_verifies_identical(tmp_path: Path) -> None:
+    rng = np.random.RandomState(0)
+    frame = pd.DataFrame(
+        {
+            "size": rng.normal(size=60),
+            "weight": rng.uniform(0, 5, size=60),
+            "colour": rng.choice(["red", "green", "blue"], size=60),
+        }
+    )
+    target = (frame["size"] > 0).astype(int)
+    model = make_pipeline(
+        ColumnTransformer(
+            [("num", StandardScaler(), ["size", "weight"]), ("cat", OneHotEncoder(), ["colour"])]
+        ),
+        RandomForestClassifier(n_estimators=5, random_state=0),
+    ).fit(frame, target)
+    bundle = save_bundle(model, tmp_path / "bundle", sample_input=frame, method="predict_proba")
+    assert (bundle / "sample_input.json").is_file()
+    result = run_cli(bundle, "--prefix", tmp_path / "env", "--out", tmp_path / "out")
+    assert result.code == 0, result.stdout + result.stderr
+    assert "predictions identical (60/60)" in result.stdout

@@ -1,0 +1,87 @@
+"""An old experiment (Python 3.8, scikit-learn 0.24.2, numpy 1.19.5) rebuilt on this machine,
+and a model whose requirements.txt names the wrong scikit-learn."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+from sklearn import __version__ as HOST_SKLEARN
+from sklearn.datasets import load_iris
+from sklearn.tree import DecisionTreeClassifier
+
+from rebuild_env.interpreters import uv_binary
+from tests.conftest import pyenv_python, run_cli
+
+pytestmark = [pytest.mark.slow, pytest.mark.network]
+
+AUTHOR_SCRIPT = """
+import sys, joblib, numpy as np
+from pathlib import Path
+from sklearn.datasets import load_iris
+from sklearn.ensemble import RandomForestClassifier
+out = Path(sys.argv[1])
+X, y = load_iris(return_X_y=True)
+model = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)
+joblib.dump(model, out / "model.joblib")
+np.save(out / "sample_input.npy", X, allow_pickle=False)
+np.save(out / "sample_output.npy", model.predict_proba(X), allow_pickle=False)
+"""
+
+
+def _run(*args: str | Path) -> str:
+    done = subprocess.run([str(a) for a in args], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_python38_sklearn024_experiment_rebuilds_identical(tmp_path: Path) -> None:
+    py38 = pyenv_python("3.8")
+    uv = uv_binary()
+    if py38 is None or uv is None:
+        pytest.skip("needs a Python 3.8 interpreter and uv")
+    author = tmp_path / "author-env"
+    _run(uv, "venv", "--quiet", "--python", py38, author)
+    _run(uv, "pip", "install", "--quiet", "--python", author / "bin" / "python",
+         "scikit-learn==0.24.2", "numpy==1.19.5", "--exclude-newer", "2021-05-01")  # fmt: skip
+    bundle = tmp_path / "experiment"
+    bundle.mkdir()
+    _run(author / "bin" / "python", "-c", AUTHOR_SCRIPT, bundle)
+    freeze = _run(uv, "pip", "freeze", "--python", author / "bin" / "python")
+    (bundle / "requirements.txt").write_text(freeze)
+    version = _run(
+        author / "bin" / "python", "-c", "import platform; print(platform.python_version())"
+    )
+    (bundle / ".python-version").write_text(version)
+
+    result = run_cli(bundle, "--prefix", tmp_path / "env", "--out", tmp_path / "out", "--json")
+    assert result.code == 0, result.stdout + result.stderr
+    import json
+
+    doc = json.loads(result.stdout)
+    assert doc["python"]["version"].startswith("3.8.")
+    assert doc["verification"]["versions"]["scikit-learn"] == "0.24.2"
+    assert doc["verification"]["versions"]["numpy"] == "1.19.5"
+    assert doc["status"] == "identical" and doc["verification"]["comparison"]["equal_rows"] == 150
+
+
+def test_wrong_scikit_learn_pin_is_caught(tmp_path: Path) -> None:
+    other = "1.8.0" if HOST_SKLEARN != "1.8.0" else "1.9.0"
+    bundle = tmp_path / "wrong-pin"
+    bundle.mkdir()
+    X, y = load_iris(return_X_y=True)
+    model = DecisionTreeClassifier(random_state=0).fit(X, y)
+    joblib.dump(model, bundle / "model.joblib")
+    np.save(bundle / "sample_input.npy", X, allow_pickle=False)
+    np.save(bundle / "sample_output.npy", model.predict(X), allow_pickle=False)
+    (bundle / "requirements.txt").write_text(f"scikit-learn=={other}\nnumpy=={np.__version__}\n")
+    (bundle / ".python-version").write_text(platform.python_version())
+
+    result = run_cli(bundle, "--prefix", tmp_path / "env", "--out", tmp_path / "out")
+    assert result.code == 9, result.stdout + result.stderr
+    assert "version warning" in result.stdout
+    assert HOST_SKLEARN in result.stdout and other in result.stdout

@@ -1,0 +1,126 @@
+"""The resolver: every change to a pin is a warning; Python comes from the record."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import pytest
+
+from rebuild_env.errors import ExitCode, InterpreterNotFound
+from rebuild_env.pins import ModelSpec, Pin, PythonRecord, RecordedEnv
+from rebuild_env.resolve import make_plan
+
+HOST = platform.python_version()
+
+
+def _recorded(*pins: Pin, python: str = HOST, fmt: str = "bare") -> RecordedEnv:
+    return RecordedEnv(
+        bundle_dir=Path("b"),
+        format=fmt,
+        model=ModelSpec(Path("b/model.joblib")),
+        pins=pins,
+        python=PythonRecord(python, source="runtime.txt"),
+    )
+
+
+def _pin(text: str, line: int = 1) -> Pin:
+    return Pin.parse(text, source=f"requirements.txt:{line}")
+
+
+def test_platform_only_and_fake_packages_are_dropped_with_a_warning() -> None:
+    plan = make_plan(
+        _recorded(
+            _pin("numpy==1.26.4"),
+            _pin("pywin32==306", 2),
+            _pin("sklearn==0.0", 3),
+            _pin("pkg-resources==0.0.0", 4),
+            _pin('colorama==0.4.6; sys_platform == "win32"', 5),
+        ),
+        resolve=False,
+    )
+    assert [p.name for p in plan.packages] == ["numpy", "scikit-learn"]
+    dropped = {d.pin.name for d in plan.dropped}
+    assert dropped == {"pywin32", "sklearn", "pkg-resources", "colorama"}
+    for name in dropped:
+        assert any(name in w and "dropped" in w for w in plan.warnings), name
+    assert plan.package("scikit-learn").source == "stands for the dummy 'sklearn' pin"  # type: ignore[union-attr]
+
+
+def test_recorded_python_is_found_and_says_where_from() -> None:
+    plan = make_plan(_recorded(_pin("numpy==1.26.4")), resolve=False)
+    assert plan.python_version == HOST
+    assert plan.python_source == "runtime.txt"
+    assert plan.interpreter is not None and plan.interpreter.version == HOST
+
+
+def test_missing_python_is_one_clear_error() -> None:
+    with pytest.raises(InterpreterNotFound) as info:
+        make_plan(_recorded(python="3.4.10"), resolve=False)
+    line = info.value.one_line()
+    assert "no Python 3.4 interpreter" in line and "runtime.txt" in line and "--python" in line
+    assert info.value.exit_code == ExitCode.CANNOT_RESOLVE
+
+
+def test_model_file_version_fills_a_loose_pin_with_a_warning() -> None:
+    hint = Pin("scikit-learn", "==1.3.2", source="model file: _sklearn_version")
+    plan = make_plan(_recorded(_pin("scikit-learn>=1.0")), hints=[hint], resolve=False)
+    assert plan.package("scikit-learn").version == "1.3.2"  # type: ignore[union-attr]
+    assert any("pinned to 1.3.2" in w for w in plan.warnings)
+    assert plan.conflicts == ()
+
+
+def test_contradicting_pin_is_a_conflict_and_the_record_is_kept() -> None:
+    hint = Pin("scikit-learn", "==1.3.0", source="model file: _sklearn_version")
+    plan = make_plan(_recorded(_pin("scikit-learn==1.5.2")), hints=[hint], resolve=False)
+    assert plan.package("scikit-learn").version == "1.5.2"  # type: ignore[union-attr]
+    assert len(plan.conflicts) == 1
+    assert "1.5.2" in plan.conflicts[0] and "1.3.0" in plan.conflicts[0]
+
+
+def test_unrecorded_package_from_model_file_is_added_with_a_warning() -> None:
+    hint = Pin("scikit-learn", "==1.3.2", source="model file: _sklearn_version")
+    plan = make_plan(_recorded(_pin("numpy==1.26.4")), hints=[hint], resolve=False)
+    assert plan.package("scikit-learn").source == "model file: _sklearn_version"  # type: ignore[union-attr]
+    assert any("added" in w for w in plan.warnings)
+
+
+def test_reader_notes_become_warnings() -> None:
+    recorded = RecordedEnv(
+        bundle_dir=Path("b"),
+        format="bare",
+        model=ModelSpec(Path("b/m.pkl")),
+        python=PythonRecord(HOST, "x"),
+        notes=("requirements.txt:3: dropped editable install '-e .'",),
+    )
+    assert (
+        "requirements.txt:3: dropped editable install '-e .'"
+        in make_plan(recorded, resolve=False).warnings
+    )
+
+
+@pytest.mark.network
+def test_loose_pins_resolve_as_of_the_recorded_release() -> None:
+    # scikit-learn 0.24.2 was released in April 2021: numpy must come from that time.
+    plan = make_plan(
+        _recorded(_pin("scikit-learn==0.24.2"), _pin("numpy"), python="3.8"), resolve=True
+    )
+    assert plan.exclude_newer.startswith("2021-04")
+    numpy = plan.package("numpy")
+    assert numpy is not None and numpy.version.startswith("1.20")
+    assert any("resolved as of 2021-04" in w for w in plan.warnings)
+    assert plan.package("scikit-learn").source == "requirements.txt:1"  # type: ignore[union-attr]
+
+
+@pytest.mark.network
+def test_unrecorded_python_is_the_newest_with_wheels_for_every_pin() -> None:
+    recorded = RecordedEnv(
+        bundle_dir=Path("b"),
+        format="bare",
+        model=ModelSpec(Path("b/model.joblib")),
+        pins=(_pin("scikit-learn==0.24.2"), _pin("numpy==1.19.5")),
+    )
+    plan = make_plan(recorded, resolve=True)
+    # numpy 1.19.5 has wheels up to cp39; scikit-learn 0.24.2 too.
+    assert plan.python_version.startswith("3.9.")
+    assert any("records no Python version" in w for w in plan.warnings)

@@ -224,12 +224,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         progress.close()
         if args.debug:
             raise
-        print(
-            f"rebuild-env: internal error: {type(exc).__name__}: {exc} (rerun with --debug "
-            "and report it)",
-            file=sys.stderr,
+        bug = RebuildEnvError(
+            f"internal error: {type(exc).__name__}: {exc}",
+            hint="rerun with --debug and report it",
         )
-        return int(ExitCode.INTERNAL)
+        return _fail(args, bug)
     progress.close()
     if args.json:
         print(json.dumps(doc, indent=2))

@@ -25,6 +25,23 @@ _STATUS = {
     "timeout": (ExitCode.VERIFY_TIMEOUT, "the probe timed out"),
 }
 
+_COMPARED = ("identical", "differs", "within-tolerance")
+
+
+def _comparison_text(comparison: dict[str, Any], status: str) -> str:
+    """`` (148/150): max abs diff 0.5`` — rows equal, then the first reason they are not."""
+    text = f" ({comparison.get('equal_rows')}/{comparison.get('rows')})"
+    shape, recorded_shape = comparison.get("shape"), comparison.get("expected_shape")
+    if shape != recorded_shape:
+        return text + f": output shape {tuple(shape or ())}, recorded {tuple(recorded_shape or ())}"
+    if comparison.get("dtype") != comparison.get("expected_dtype"):
+        return (
+            text + f": dtype {comparison.get('dtype')}, recorded {comparison.get('expected_dtype')}"
+        )
+    if status == "differs" and comparison.get("max_abs_diff") is not None:
+        return text + f": max abs diff {comparison['max_abs_diff']:.3g}"
+    return text
+
 
 @dataclass(frozen=True)
 class Report:
@@ -53,12 +70,8 @@ class Report:
         """One line: the verdict, with the row count when outputs were compared."""
         text = _STATUS.get(self.status, (ExitCode.INTERNAL, self.status))[1]
         probe = self.probe
-        if (
-            probe is not None
-            and probe.comparison
-            and self.status in ("identical", "differs", "within-tolerance")
-        ):
-            text += f" ({probe.comparison.get('equal_rows')}/{probe.comparison.get('rows')})"
+        if probe is not None and probe.comparison and self.status in _COMPARED:
+            text += _comparison_text(probe.comparison, self.status)
         if probe is not None and probe.input == "generated" and self.status == "predicts":
             text = "loads and predicts on a generated input of the right shape (no recorded sample)"
         if (

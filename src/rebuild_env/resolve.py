@@ -232,7 +232,7 @@ class _Resolver:
         return (newest + timedelta(days=1)).date().isoformat()
 
     def compile(
-        self, pins: list[Pin], python_version: str, exclude_newer: str
+        self, pins: list[Pin], python_version: str, exclude_newer: str, interp_path: Path | None
     ) -> list[PlannedPackage]:
         """Resolve ``pins`` to an exact closure with ``uv pip compile``."""
         uv = interpreters.uv_binary()
@@ -261,6 +261,10 @@ class _Resolver:
                 infile,
                 "--python-version",
                 python_version,
+                # Name an interpreter so uv does not go looking for one: probing pyenv
+                # shims on PATH costs it ~10 s. Only its version is overridden here.
+                "--python",
+                interp_path or sys.executable,
                 "--no-header",
                 "--no-annotate",
                 "--quiet",
@@ -366,7 +370,7 @@ def make_plan(
         ]
     else:
         exclude = resolver.exclude_newer(pins, files)
-        packages = resolver.compile(pins, python_version, exclude)
+        packages = resolver.compile(pins, python_version, exclude, interp.path if interp else None)
         unpinned = [p.name for p in pins if not p.version and not p.url]
         if unpinned and exclude:
             resolver.warnings.append(

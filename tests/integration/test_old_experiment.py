@@ -29,7 +29,7 @@ X, y = load_iris(return_X_y=True)
 model = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)
 joblib.dump(model, out / "model.joblib")
 np.save(out / "sample_input.npy", X, allow_pickle=False)
-np.save(out / "sample_output.npy", model.predict_proba(X), allow_pickle=False)
+np.save(out / "sample_output.npy", model.predict(X), allow_pickle=False)
 """
 
 

@@ -89,7 +89,7 @@ class Report:
         out = list(self.plan.warnings) + [f"conflict: {c}" for c in self.plan.conflicts]
         out += list(self.warnings)
         if self.probe is not None:
-            out += [f"when loading: {w}" for w in self.probe.version_warnings]
+            out += [f"when loading: {w.splitlines()[0]}" for w in self.probe.version_warnings]
         return out
 
     def to_json(self) -> dict[str, Any]:
@@ -184,6 +184,7 @@ class Report:
             lines.append(
                 f"drift    {name}: planned {versions['planned']}, imported {versions['imported']}"
             )
-        mark = "ok" if self.exit_code == ExitCode.OK else "FAIL"
+        marks = {ExitCode.OK: "ok", ExitCode.VERSION_WARNING: "WARN"}
+        mark = marks.get(self.exit_code, "FAIL")
         lines.append(f"{mark:<8} {self.headline()}")
         return "\n".join(lines)

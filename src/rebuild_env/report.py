@@ -110,7 +110,11 @@ class Report:
                 "method": plan.recorded.model.method,
             },
             "backend": plan.backend,
-            "python": {"version": plan.python_version, "source": plan.python_source},
+            "python": {
+                "version": plan.python_version,
+                "source": plan.python_source,
+                "interpreter": str(plan.interpreter.path) if plan.interpreter else None,
+            },
             "packages": [
                 {"name": p.name, "version": p.version, "source": p.source, "url": p.url or None}
                 for p in plan.packages

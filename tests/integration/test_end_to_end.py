@@ -70,3 +70,23 @@ def test_dataframe_pipeline_saved_here_verifies_identical(tmp_path: Path) -> Non
     result = run_cli(bundle, "--prefix", tmp_path / "env", "--out", tmp_path / "out")
     assert result.code == 0, result.stdout + result.stderr
     assert "predictions identical (60/60)" in result.stdout
+
+
+def test_save_command_writes_a_bundle_that_verifies(tmp_path: Path) -> None:
+    from sklearn.datasets import load_iris
+    from sklearn.svm import SVC
+
+    X, y = load_iris(return_X_y=True)
+    import joblib
+
+    joblib.dump(SVC().fit(X, y), tmp_path / "mine.joblib")
+    np.save(tmp_path / "X.npy", X, allow_pickle=False)
+    saved = run_cli(
+        "save", tmp_path / "mine.joblib", tmp_path / "bundle", "--sample-input", tmp_path / "X.npy"
+    )
+    assert saved.code == 0, saved.stderr
+    manifest = (tmp_path / "bundle" / "bundle.yaml").read_text()
+    assert "scikit-learn" in manifest and "numpy" in manifest
+    result = run_cli(tmp_path / "bundle", "--prefix", tmp_path / "env", "--out", tmp_path / "out")
+    assert result.code == 0, result.stdout + result.stderr
+    assert "predictions identical (150/150)" in result.stdout

@@ -191,6 +191,7 @@ def _run(
         timeout=getattr(args, "timeout", 600.0),
         trust=args.trust,
         allow_modules=tuple(args.allow_module),
+        prefer_recorded=args.prefer_recorded,
     )
     report = rebuild(args.bundle, options, progress)
     doc = report.to_json()

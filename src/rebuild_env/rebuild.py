@@ -46,6 +46,7 @@ class Options:
     trust: bool = False
     allow_modules: tuple[str, ...] = ()
     resolve: bool = True
+    prefer_recorded: bool = False
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -122,6 +123,7 @@ def plan_bundle(
             python=options.python,
             hints=scanned.hints,
             resolve=options.resolve,
+            prefer_recorded=options.prefer_recorded,
         )
     return plan, scanned
 

@@ -62,7 +62,8 @@ class Report:
     def exit_code(self) -> ExitCode:
         """The documented exit code for this outcome."""
         code = _STATUS.get(self.status, (ExitCode.INTERNAL, ""))[0]
-        if code == ExitCode.OK and self.probe is not None and self.probe.version_warnings:
+        warned = self.plan.conflicts or (self.probe is not None and self.probe.version_warnings)
+        if code == ExitCode.OK and self.status != "planned" and warned:
             return ExitCode.VERSION_WARNING
         return code
 
@@ -82,6 +83,8 @@ class Report:
             text += f" at {probe.error.stage}: {probe.error.last_line}"
         if probe is not None and probe.version_warnings:
             text += f", with {len(probe.version_warnings)} version warning(s)"
+        if self.plan.conflicts and self.status != "planned":
+            text += f"; {len(self.plan.conflicts)} version conflict(s) in the record"
         return text
 
     def all_warnings(self) -> list[str]:

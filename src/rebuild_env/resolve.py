@@ -68,9 +68,10 @@ def _tags_for(python_version: str) -> frozenset[Tag]:
 
 
 class _Resolver:
-    def __init__(self, recorded: RecordedEnv, backend: str) -> None:
+    def __init__(self, recorded: RecordedEnv, backend: str, *, prefer_recorded: bool) -> None:
         self.recorded = recorded
         self.backend = backend
+        self.prefer_recorded = prefer_recorded
         self.warnings: list[str] = list(recorded.notes)
         self.conflicts: list[str] = []
         self.dropped: list[Dropped] = []
@@ -98,10 +99,24 @@ class _Resolver:
             except InvalidSpecifier:
                 continue
             if recorded.version and hint.version and recorded.version != hint.version:
+                if self.prefer_recorded:
+                    self.conflicts.append(
+                        f"{recorded.source} pins {recorded.name} {recorded.version}, but "
+                        f"{hint.source} says {hint.version}; keeping the recorded pin "
+                        "(--prefer-recorded; expect a version warning when the model loads)"
+                    )
+                    continue
                 self.conflicts.append(
                     f"{recorded.source} pins {recorded.name} {recorded.version}, but "
-                    f"{hint.source} says {hint.version}; keeping the recorded pin "
-                    "(expect a version warning when the model loads)"
+                    f"{hint.source} says the model was written by {hint.version}; using "
+                    f"{hint.version} (--prefer-recorded keeps the recorded pin)"
+                )
+                pins[by_name[hint.name]] = Pin(
+                    name=recorded.name,
+                    specifier=f"=={hint.version}",
+                    source=f"{hint.source} (over {recorded.source})",
+                    extras=recorded.extras,
+                    marker=recorded.marker,
                 )
             elif recorded.version and not hinted.contains(recorded.version, prereleases=True):
                 self.conflicts.append(
@@ -335,13 +350,16 @@ def make_plan(
     python: str | None = None,
     hints: Sequence[Pin] = (),
     resolve: bool = True,
+    prefer_recorded: bool = False,
 ) -> Plan:
     """Decide the environment for ``recorded``.
 
     ``python`` is ``--python`` (a version or a path); ``hints`` are pins inferred from
-    the model file. With ``resolve=False`` loose pins stay loose (no index access).
+    the model file; where they contradict a recorded pin, the model file's version wins
+    (it is the version that wrote the model) unless ``prefer_recorded``. With
+    ``resolve=False`` loose pins stay loose (no index access).
     """
-    resolver = _Resolver(recorded, backend)
+    resolver = _Resolver(recorded, backend, prefer_recorded=prefer_recorded)
     pins = resolver.merge_hints(list(recorded.pins), hints)
     closed = _is_closed(recorded, pins)
     files = None

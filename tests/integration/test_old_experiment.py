@@ -81,7 +81,15 @@ def test_wrong_scikit_learn_pin_is_caught(tmp_path: Path) -> None:
     (bundle / "requirements.txt").write_text(f"scikit-learn=={other}\nnumpy=={np.__version__}\n")
     (bundle / ".python-version").write_text(platform.python_version())
 
+    # By default the version that wrote the model wins, and the conflict is reported.
     result = run_cli(bundle, "--prefix", tmp_path / "env", "--out", tmp_path / "out")
     assert result.code == 9, result.stdout + result.stderr
-    assert "version warning" in result.stdout
+    assert "predictions identical (150/150)" in result.stdout
+    assert "version conflict" in result.stdout
     assert HOST_SKLEARN in result.stdout and other in result.stdout
+    # Keeping the recorded (wrong) pin: the model itself warns when it loads.
+    kept = run_cli(
+        bundle, "--prefix", tmp_path / "env2", "--out", tmp_path / "out2", "--prefer-recorded"
+    )
+    assert kept.code == 9, kept.stdout + kept.stderr
+    assert "version warning" in kept.stdout and "InconsistentVersion" not in kept.stderr

@@ -70,12 +70,17 @@ def test_model_file_version_fills_a_loose_pin_with_a_warning() -> None:
     assert plan.conflicts == ()
 
 
-def test_contradicting_pin_is_a_conflict_and_the_record_is_kept() -> None:
+def test_contradicting_pin_is_a_conflict_and_the_model_version_wins() -> None:
     hint = Pin("scikit-learn", "==1.3.0", source="model file: _sklearn_version")
     plan = make_plan(_recorded(_pin("scikit-learn==1.5.2")), hints=[hint], resolve=False)
-    assert plan.package("scikit-learn").version == "1.5.2"  # type: ignore[union-attr]
+    assert plan.package("scikit-learn").version == "1.3.0"  # type: ignore[union-attr]
     assert len(plan.conflicts) == 1
     assert "1.5.2" in plan.conflicts[0] and "1.3.0" in plan.conflicts[0]
+    kept = make_plan(
+        _recorded(_pin("scikit-learn==1.5.2")), hints=[hint], resolve=False, prefer_recorded=True
+    )
+    assert kept.package("scikit-learn").version == "1.5.2"  # type: ignore[union-attr]
+    assert "--prefer-recorded" in kept.conflicts[0]
 
 
 def test_unrecorded_package_from_model_file_is_added_with_a_warning() -> None:

@@ -6,6 +6,7 @@ import argparse
 import json
 import signal
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
@@ -14,7 +15,7 @@ from typing import Any
 from . import __version__
 from .errors import ExitCode, RebuildEnvError, UsageError
 
-COMMANDS = ("rebuild", "plan", "inspect", "save")
+COMMANDS = ("rebuild", "plan", "inspect", "save", "cache")
 EXIT_CODES_HELP = """exit codes:
   0  verified (identical predictions, or the highest level the bundle allows)
   1  internal error (a bug: please report it, with --debug output)
@@ -54,6 +55,11 @@ def _bundle_args(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="allow globals from this module in the model file (repeatable)",
     )
+    parser.add_argument(
+        "--prefer-recorded",
+        action="store_true",
+        help="keep recorded pins that contradict the version that wrote the model",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,6 +90,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="plan and write spec files, build nothing"
     )
     rebuild.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="build in a temporary prefix and remove it after verifying (no cache used)",
+    )
+    rebuild.add_argument(
         "--timeout", type=float, default=600.0, help="seconds the probe may take (600)"
     )
     rebuild.add_argument("--rtol", type=float, help="relative tolerance (default: exact)")
@@ -105,6 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
     save.add_argument("--method", default="predict")
     save.add_argument("--trust", action="store_true", help="save even if the scan refuses the file")
     _common(save)
+
+    cache = sub.add_parser("cache", help="list, locate, prune or clear cached environments")
+    cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
+    _common(cache_sub.add_parser("list", help="cached environments with sizes"))
+    path = cache_sub.add_parser("path", help="where BUNDLE's cached environment is (or would be)")
+    _bundle_args(path)
+    _common(path)
+    prune = cache_sub.add_parser("prune", help="remove incomplete and long-unused environments")
+    prune.add_argument("--older-than", type=float, metavar="DAYS", help="unused for DAYS days")
+    _common(prune)
+    _common(cache_sub.add_parser("clear", help="remove every cached environment"))
     return parser
 
 
@@ -173,6 +195,8 @@ def _run(
             f"saved bundle {folder}",
             {"schema_version": 1, "command": "save", "bundle": str(folder)},
         )
+    if args.command == "cache":
+        return _cache(args)
     from .rebuild import Options, rebuild
 
     tolerance = None
@@ -192,12 +216,67 @@ def _run(
         trust=args.trust,
         allow_modules=tuple(args.allow_module),
         prefer_recorded=args.prefer_recorded,
+        no_cache=getattr(args, "no_cache", False),
     )
     report = rebuild(args.bundle, options, progress)
     doc = report.to_json()
     if args.command == "plan":
         doc["command"] = "plan"
     return report.exit_code, report.render_text(), doc
+
+
+def _options(args: argparse.Namespace) -> Any:
+    from .rebuild import Options
+
+    return Options(
+        backend=args.backend,
+        python=args.python,
+        format=args.format,
+        model=args.model,
+        trust=args.trust,
+        allow_modules=tuple(args.allow_module),
+        prefer_recorded=args.prefer_recorded,
+    )
+
+
+def _cache(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
+    from . import cache
+
+    if args.cache_command == "path":
+        from .rebuild import default_prefix, plan_bundle
+
+        plan, _ = plan_bundle(args.bundle, _options(args))
+        prefix = default_prefix(plan)
+        doc = {"path": str(prefix), "exists": cache.is_complete(prefix)}
+        return ExitCode.OK, str(prefix), {"schema_version": 1, "command": "cache path", **doc}
+    if args.cache_command == "list":
+        found = cache.entries()
+    elif args.cache_command == "prune":
+        found = cache.prune(args.older_than)
+    else:
+        found = cache.clear()
+    verb = "" if args.cache_command == "list" else "removed "
+    lines = [
+        f"{verb}{e.path}  {cache.human_size(e.size)}  python {e.python}  {e.backend}  "
+        f"last used {time.strftime('%Y-%m-%d %H:%M', time.localtime(e.last_used))}  {e.bundle}"
+        + ("" if e.complete else "  (incomplete)")
+        for e in found
+    ]
+    lines.append(f"{len(found)} environment(s), {cache.human_size(sum(e.size for e in found))}")
+    rows = [
+        {
+            "path": str(e.path),
+            "complete": e.complete,
+            "bundle": e.bundle,
+            "python": e.python,
+            "backend": e.backend,
+            "last_used": e.last_used,
+            "size": e.size,
+        }
+        for e in found
+    ]
+    doc = {"schema_version": 1, "command": f"cache {args.cache_command}", "environments": rows}
+    return ExitCode.OK, "\n".join(lines), doc
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .backends.base import building, env_python, get_backend, is_complete, read_completion
+from .backends.base import (
+    Backend,
+    building,
+    env_python,
+    get_backend,
+    is_complete,
+    locked,
+    read_completion,
+)
 from .bundle import read_bundle
+from .cache import touch
 from .locations import cache_dir
 from .pins import Pin, RecordedEnv
 from .plan import Plan
@@ -47,6 +57,8 @@ class Options:
     allow_modules: tuple[str, ...] = ()
     resolve: bool = True
     prefer_recorded: bool = False
+    no_cache: bool = False
+    """Build in a temporary prefix, removed after verification (no cache read or written)."""
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -138,29 +150,61 @@ def rebuild(
     out = options.out or DEFAULT_OUT / plan.recorded.bundle_dir.resolve().name
     with _stage("write", progress, seconds):
         specs = backend.write_specs(plan, out)
-    extra = tuple(getattr(backend, "last_warnings", ()))
     if options.dry_run:
+        extra = tuple(getattr(backend, "last_warnings", ()))
         return Report(
             plan, "planned", spec_files=specs, scan=scanned.summary, warnings=extra, seconds=seconds
         )
+    if options.no_cache and options.prefix is None:
+        with tempfile.TemporaryDirectory(prefix="rebuild-env-") as tmp:
+            temporary = Options(**{**options.__dict__, "prefix": Path(tmp) / "env"})
+            report = _build_and_verify(
+                plan,
+                scanned=scanned,
+                specs=specs,
+                options=temporary,
+                backend=backend,
+                progress=progress,
+            )
+            return replace(report, prefix=None)
+    return _build_and_verify(
+        plan, scanned=scanned, specs=specs, options=options, backend=backend, progress=progress
+    )
+
+
+def _build_and_verify(
+    plan: Plan,
+    *,
+    scanned: Scanned,
+    specs: tuple[Path, ...],
+    options: Options,
+    backend: Backend,
+    progress: Progress,
+) -> Report:
+    seconds = options.seconds
+    extra = tuple(getattr(backend, "last_warnings", ()))
     prefix = (options.prefix or default_prefix(plan)).absolute()
     key = plan_key(plan)
-    reused = not options.force and _holds_plan(prefix, key)
-    if not reused:
-        # A cache entry is ours to replace; a user's --prefix only with --force.
-        force = options.force or options.prefix is None
-        record: dict[str, object] = {
-            "plan_key": key,
-            "bundle": str(plan.recorded.bundle_dir),
-            "python": plan.python_version,
-            "backend": plan.backend,
-            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        }
-        with (
-            _stage("build", progress, seconds),
-            building(prefix, force=force, record=record) as target,
-        ):
-            backend.build(plan, target, specs)
+    with locked(prefix):
+        # Decided under the lock: a concurrent rebuild of the same plan waits, then reuses.
+        reused = not options.force and not options.no_cache and _holds_plan(prefix, key)
+        if reused:
+            touch(prefix)
+        else:
+            # A cache entry is ours to replace; a user's --prefix only with --force.
+            force = options.force or options.prefix is None
+            record: dict[str, object] = {
+                "plan_key": key,
+                "bundle": str(plan.recorded.bundle_dir.resolve()),
+                "python": plan.python_version,
+                "backend": plan.backend,
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            }
+            with (
+                _stage("build", progress, seconds),
+                building(prefix, force=force, record=record) as target,
+            ):
+                backend.build(plan, target, specs)
     with _stage("verify", progress, seconds):
         request = request_for(
             plan.recorded, allowed_globals=scanned.allowed_globals, tolerance=options.tolerance

@@ -113,43 +113,50 @@ def _remove(path: Path) -> None:
 
 
 @contextmanager
+def locked(prefix: Path) -> Iterator[None]:
+    """Hold the lock of ``prefix``: concurrent rebuilds of one environment take turns."""
+    from filelock import FileLock
+
+    with FileLock(str(lock_path(prefix)), timeout=LOCK_TIMEOUT_S):
+        yield
+
+
+@contextmanager
 def building(prefix: Path, *, force: bool, record: dict[str, object]) -> Iterator[Path]:
     """Prepare ``prefix`` for an in-place build and make the outcome all-or-nothing.
 
     Yields the (absolute) prefix. On success writes ``record`` as the completion marker.
+    The caller holds :func:`locked` for the prefix.
     """
-    from filelock import FileLock
-
     prefix = prefix.absolute()
-    with FileLock(str(lock_path(prefix)), timeout=LOCK_TIMEOUT_S):
-        aside: Path | None = None
-        if prefix.exists() and not prefix.is_dir():
-            raise PrefixExists("exists and is a file", path=prefix, hint="choose another --prefix")
-        if prefix.is_dir() and (prefix / INCOMPLETE_MARKER).exists():
-            _remove(prefix)  # a half-built environment of ours (the last run was killed)
-        elif prefix.is_dir() and any(prefix.iterdir()):
-            if not force:
-                what = "an environment" if is_complete(prefix) else "a non-empty directory"
-                raise PrefixExists(
-                    f"already exists ({what})",
-                    path=prefix,
-                    hint="pass --force to replace it, or choose another --prefix",
-                )
-            aside = prefix.with_name(f".{prefix.name}.rebuild-env-old-{os.getpid()}")
-            _remove(aside)
-            prefix.rename(aside)
-        prefix.mkdir(parents=True, exist_ok=True)
-        (prefix / INCOMPLETE_MARKER).write_text("rebuild-env is building this environment\n")
-        try:
-            yield prefix
-            (prefix / COMPLETE_MARKER).write_text(
-                json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+    aside: Path | None = None
+    if prefix.exists() and not prefix.is_dir():
+        raise PrefixExists("exists and is a file", path=prefix, hint="choose another --prefix")
+    if prefix.is_dir() and (prefix / INCOMPLETE_MARKER).exists():
+        _remove(prefix)  # a half-built environment of ours (the last run was killed)
+    elif prefix.is_dir() and any(prefix.iterdir()):
+        if not force:
+            what = "an environment" if is_complete(prefix) else "a non-empty directory"
+            raise PrefixExists(
+                f"already exists ({what})",
+                path=prefix,
+                hint="pass --force to replace it, or choose another --prefix",
             )
-            (prefix / INCOMPLETE_MARKER).unlink()
-        except BaseException:
-            _remove(prefix)
-            if aside is not None:
-                aside.rename(prefix)
-            raise
+        aside = prefix.with_name(f".{prefix.name}.rebuild-env-old-{os.getpid()}")
+        _remove(aside)
+        prefix.rename(aside)
+    prefix.mkdir(parents=True, exist_ok=True)
+    (prefix / INCOMPLETE_MARKER).write_text("rebuild-env is building this environment\n")
+    try:
+        yield prefix
+        (prefix / COMPLETE_MARKER).write_text(
+            json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8"
+        )
+        (prefix / INCOMPLETE_MARKER).unlink()
+    except BaseException:
+        _remove(prefix)
         if aside is not None:
-            _remove(aside)
+            aside.rename(prefix)
+        raise
+    if aside is not None:
+        _remove(aside)

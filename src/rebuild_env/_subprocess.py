@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ SHUTDOWN_GRACE_S = 3.0
 # our back; the environment we build must depend only on the plan.
 _NOISY_PREFIXES = ("PIP_", "PYTHON", "VIRTUAL_ENV", "CONDA_", "UV_", "PYENV_VERSION")
 _NOISY_NAMES = frozenset({"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE"})
+
+
+_ACTIVE: set[subprocess.Popen[str]] = set()
+_ACTIVE_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,14 @@ def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
     return out, err
 
 
+def stop_all() -> None:
+    """Stop every command still running (Ctrl-C while worker threads wait on children)."""
+    with _ACTIVE_LOCK:
+        running = list(_ACTIVE)
+    for proc in running:
+        _stop(proc)
+
+
 def run(
     args: Sequence[str | Path],
     *,
@@ -105,6 +118,8 @@ def run(
         )
     except OSError as exc:
         raise BuildError(f"cannot run {argv[0]}: {exc.strerror}", hint=what) from exc
+    with _ACTIVE_LOCK:
+        _ACTIVE.add(proc)
     try:
         out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -113,6 +128,9 @@ def run(
     except KeyboardInterrupt:
         _stop(proc)
         raise Interrupted("interrupted", hint="nothing half-built was kept") from None
+    finally:
+        with _ACTIVE_LOCK:
+            _ACTIVE.discard(proc)
     done = Completed(argv, proc.returncode, out, err, time.perf_counter() - started)
     if check and done.returncode != 0:
         raise BuildError(

@@ -15,7 +15,7 @@ from typing import Any
 from . import __version__
 from .errors import ExitCode, RebuildEnvError, UsageError
 
-COMMANDS = ("rebuild", "plan", "inspect", "save", "cache")
+COMMANDS = ("rebuild", "plan", "inspect", "save", "cache", "verify")
 EXIT_CODES_HELP = """exit codes:
   0  verified (identical predictions, or the highest level the bundle allows)
   1  internal error (a bug: please report it, with --debug output)
@@ -117,6 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
     save.add_argument("--trust", action="store_true", help="save even if the scan refuses the file")
     _common(save)
 
+    verify = sub.add_parser("verify", help="rebuild (through the cache) and verify many bundles")
+    verify.add_argument("bundles", nargs="+", type=Path, metavar="BUNDLE")
+    verify.add_argument("--backend", choices=("venv", "conda"), default="venv")
+    verify.add_argument("--jobs", "-j", type=int, default=1, help="bundles verified at once")
+    verify.add_argument("--timeout", type=float, default=600.0, help="seconds each probe may take")
+    verify.add_argument("--trust", action="store_true", help="load models the scan refuses")
+    verify.add_argument("--prefer-recorded", action="store_true")
+    _common(verify)
+
     cache = sub.add_parser("cache", help="list, locate, prune or clear cached environments")
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
     _common(cache_sub.add_parser("list", help="cached environments with sizes"))
@@ -197,6 +206,8 @@ def _run(
         )
     if args.command == "cache":
         return _cache(args)
+    if args.command == "verify":
+        return _verify(args)
     from .rebuild import Options, rebuild
 
     tolerance = None
@@ -223,6 +234,42 @@ def _run(
     if args.command == "plan":
         doc["command"] = "plan"
     return report.exit_code, report.render_text(), doc
+
+
+def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
+    from .batch import batch_exit_code, verify_all
+    from .rebuild import Options
+
+    options = Options(
+        backend=args.backend,
+        timeout=args.timeout,
+        trust=args.trust,
+        prefer_recorded=args.prefer_recorded,
+    )
+
+    def say(row: Any) -> None:
+        if not (args.quiet or args.json):
+            print(f"rebuild-env: {row.bundle}: {row.summary}", file=sys.stderr, flush=True)
+
+    rows = verify_all(args.bundles, options, jobs=args.jobs, on_done=say)
+    code = batch_exit_code(rows)
+    passed = sum(1 for r in rows if r.exit_code == ExitCode.OK)
+    lines = [f"{'bundle':<40} {'status':<16} {'python':<8} {'versions':<40} time"]
+    for r in rows:
+        versions = " ".join(f"{k}={v}" for k, v in r.versions)
+        lines.append(
+            f"{r.bundle!s:<40} {r.status:<16} {r.python:<8} {versions:<40} {r.seconds:.1f}s"
+        )
+    lines.append(f"{passed}/{len(rows)} verified")
+    doc = {
+        "schema_version": 1,
+        "command": "verify",
+        "exit_code": int(code),
+        "passed": passed,
+        "total": len(rows),
+        "bundles": [r.to_json() for r in rows],
+    }
+    return code, "\n".join(lines), doc
 
 
 def _options(args: argparse.Namespace) -> Any:
@@ -296,6 +343,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         return _fail(args, exc)
     except KeyboardInterrupt:
+        from ._subprocess import stop_all
+
+        stop_all()
         progress.close()
         return _fail(
             args, UsageError("interrupted; nothing half-built was kept"), ExitCode.INTERRUPTED

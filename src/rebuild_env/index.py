@@ -125,7 +125,7 @@ def release_files(names: Iterable[str], *, url: str = "") -> dict[str, list[Rele
     if any(a is None for a in answers) and all(a is None for a in answers):
         return None
     result: dict[str, list[ReleaseFile]] = {}
-    for name, data in zip(wanted, answers):
+    for name, data in zip(wanted, answers, strict=True):
         files = data.get("files") if data else None
         parsed = (
             [_parse_file(f) for f in files if isinstance(f, dict)]

@@ -1,0 +1,97 @@
+"""``rebuild-env verify B1 B2 ...``: rebuild (through the cache) and verify many bundles.
+
+Bundles run in parallel threads (each rebuild spends its time in subprocesses: the
+installer and the probe), and a failing bundle never stops the others: its error becomes
+its row.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ExitCode, RebuildEnvError
+from .rebuild import Options, rebuild
+from .report import Report
+
+
+@dataclass(frozen=True)
+class BatchRow:
+    """The outcome of one bundle."""
+
+    bundle: Path
+    status: str
+    exit_code: ExitCode
+    summary: str
+    python: str = ""
+    versions: tuple[tuple[str, str], ...] = ()
+    seconds: float = 0.0
+    report: Report | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as JSON (the full report included when there is one)."""
+        return {
+            "bundle": str(self.bundle),
+            "status": self.status,
+            "exit_code": int(self.exit_code),
+            "summary": self.summary,
+            "python": self.python,
+            "versions": dict(self.versions),
+            "seconds": round(self.seconds, 3),
+            "report": self.report.to_json() if self.report else None,
+        }
+
+
+KEY_DISTRIBUTIONS = ("scikit-learn", "numpy", "scipy", "pandas")
+
+
+def _one(bundle: Path, options: Options) -> BatchRow:
+    started = time.perf_counter()
+    try:
+        report = rebuild(bundle, replace(options, seconds={}))
+    except RebuildEnvError as exc:
+        return BatchRow(
+            bundle, "error", exc.exit_code, exc.one_line(), seconds=time.perf_counter() - started
+        )
+    except Exception as exc:  # a bug must not stop the other bundles  # noqa: BLE001
+        summary = f"internal error: {type(exc).__name__}: {exc}"
+        return BatchRow(bundle, "error", ExitCode.INTERNAL, summary)
+    versions = report.probe.versions if report.probe else {}
+    return BatchRow(
+        bundle=bundle,
+        status=report.status,
+        exit_code=report.exit_code,
+        summary=report.headline(),
+        python=report.plan.python_version,
+        versions=tuple((k, versions[k]) for k in KEY_DISTRIBUTIONS if k in versions),
+        seconds=time.perf_counter() - started,
+        report=report,
+    )
+
+
+def verify_all(
+    bundles: Sequence[Path],
+    options: Options,
+    *,
+    jobs: int = 1,
+    on_done: Callable[[BatchRow], None] | None = None,
+) -> list[BatchRow]:
+    """Rebuild and verify every bundle; rows in the order given."""
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        futures = [pool.submit(_one, b, options) for b in bundles]
+        rows = []
+        for future in futures:
+            row = future.result()
+            if on_done is not None:
+                on_done(row)
+            rows.append(row)
+    return rows
+
+
+def batch_exit_code(rows: Sequence[BatchRow]) -> ExitCode:
+    """0 when every bundle verified; else the code of the first one that did not."""
+    return next((r.exit_code for r in rows if r.exit_code != ExitCode.OK), ExitCode.OK)

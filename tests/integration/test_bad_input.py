@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import yaml
+
 from tests.conftest import EXAMPLE_BUNDLE, run_cli
 
 
@@ -45,12 +47,9 @@ def test_garbage_requirements_line(tmp_path: Path) -> None:
 def test_python_version_not_available(tmp_path: Path) -> None:
     bundle = tmp_path / "b"
     shutil.copytree(EXAMPLE_BUNDLE, bundle)
-    text = (bundle / "bundle.yaml").read_text()
-    lines = [
-        "  version: 3.4.10" if line.startswith("  version:") and "python" in prev else line
-        for prev, line in zip(["", *text.splitlines()], text.splitlines())
-    ]
-    (bundle / "bundle.yaml").write_text("\n".join(lines) + "\n")
+    manifest = yaml.safe_load((bundle / "bundle.yaml").read_text())
+    manifest["python"]["version"] = "3.4.10"
+    (bundle / "bundle.yaml").write_text(yaml.safe_dump(manifest))
     result = run_cli(bundle, "--prefix", tmp_path / "env", "--out", tmp_path / "out")
     assert result.code == 3
     _assert_one_clear_line(result.stderr, "no Python 3.4 interpreter", "--python")

@@ -60,6 +60,12 @@ def _bundle_args(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="keep recorded pins that contradict the version that wrote the model",
     )
+    parser.add_argument(
+        "--emit",
+        nargs=2,
+        metavar=("dockerfile", "DIR"),
+        help="also write a Dockerfile (+ the files it copies) that rebuilds and verifies",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -228,6 +234,7 @@ def _run(
         allow_modules=tuple(args.allow_module),
         prefer_recorded=args.prefer_recorded,
         no_cache=getattr(args, "no_cache", False),
+        dockerfile_dir=_emit_dir(args),
     )
     report = rebuild(args.bundle, options, progress)
     doc = report.to_json()
@@ -270,6 +277,15 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
         "bundles": [r.to_json() for r in rows],
     }
     return code, "\n".join(lines), doc
+
+
+def _emit_dir(args: argparse.Namespace) -> Path | None:
+    if not getattr(args, "emit", None):
+        return None
+    kind, directory = args.emit
+    if kind != "dockerfile":
+        raise UsageError(f"cannot emit {kind!r}", hint="use --emit dockerfile DIR")
+    return Path(directory)
 
 
 def _options(args: argparse.Namespace) -> Any:

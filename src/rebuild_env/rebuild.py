@@ -58,6 +58,8 @@ class Options:
     resolve: bool = True
     prefer_recorded: bool = False
     no_cache: bool = False
+    dockerfile_dir: Path | None = None
+    """``--emit dockerfile DIR``: also write a Dockerfile that rebuilds and verifies."""
     """Build in a temporary prefix, removed after verification (no cache read or written)."""
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -150,6 +152,13 @@ def rebuild(
     out = options.out or DEFAULT_OUT / plan.recorded.bundle_dir.resolve().name
     with _stage("write", progress, seconds):
         specs = backend.write_specs(plan, out)
+        if options.dockerfile_dir is not None:
+            from .spec import dockerfile
+
+            request = request_for(
+                plan.recorded, allowed_globals=scanned.allowed_globals, tolerance=options.tolerance
+            )
+            specs += (dockerfile.write(plan, specs, request, options.dockerfile_dir)[0],)
     if options.dry_run:
         extra = tuple(getattr(backend, "last_warnings", ()))
         return Report(

@@ -1,0 +1,91 @@
+"""``--emit dockerfile DIR``: the verified environment as a container image recipe.
+
+Writes a Dockerfile plus everything it copies (the spec files, the probe, its request, the
+model and the sample), so that ``docker build DIR`` rebuilds the same environment and
+re-runs the same verification as a build step: an image that builds is a verified image.
+The Dockerfile references only files written next to it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from ..plan import Plan
+from ..verify.runner import PROBE
+
+PYTHON_IMAGE = "python:{version}-slim"
+MICROMAMBA_IMAGE = "mambaorg/micromamba:1.5.10"
+BUNDLE_DIR = "/opt/bundle"
+_CHECK = (
+    "import json,sys; r=json.load(open('/tmp/probe-result.json')); "
+    "print('verification:', r['level']); "
+    "sys.exit(0 if r['level'] in ('identical','within-tolerance','predicts','loads') else 1)"
+)
+
+
+def _copy_inputs(plan: Plan, request: dict[str, Any], out: Path) -> dict[str, Any]:
+    """Copy the model and sample next to the Dockerfile; rewrite the request's paths."""
+    files = out / "bundle"
+    files.mkdir(parents=True, exist_ok=True)
+    rewritten = dict(request)
+    for key in ("model", "input", "expected"):
+        if request.get(key):
+            source = Path(str(request[key]))
+            shutil.copy2(source, files / source.name)
+            rewritten[key] = f"{BUNDLE_DIR}/{source.name}"
+    shutil.copy2(PROBE, files / "probe.py")
+    (files / "request.json").write_text(json.dumps(rewritten, indent=2) + "\n", encoding="utf-8")
+    return rewritten
+
+
+def render(plan: Plan, spec_names: list[str]) -> str:
+    """The Dockerfile text for the plan's backend."""
+    verify = [
+        f"COPY bundle/ {BUNDLE_DIR}/",
+        f"RUN python -I {BUNDLE_DIR}/probe.py {BUNDLE_DIR}/request.json /tmp/probe-result.json \\",
+        f'    && python -c "{_CHECK}"',
+    ]
+    if plan.backend == "conda":
+        lock = "conda-lock.yml" if "conda-lock.yml" in spec_names else "environment.yml"
+        lines = [
+            f"FROM {MICROMAMBA_IMAGE}",
+            f"COPY --chown=$MAMBA_USER:$MAMBA_USER {lock} /tmp/{lock}",
+            f"RUN micromamba install -y -n base -f /tmp/{lock} && micromamba clean -a -y",
+            "ARG MAMBA_DOCKERFILE_ACTIVATE=1",
+        ]
+        if "requirements-pip.txt" in spec_names:
+            lines += [
+                "COPY requirements-pip.txt /tmp/requirements-pip.txt",
+                "RUN python -m pip install --no-cache-dir -r /tmp/requirements-pip.txt",
+            ]
+    else:
+        lines = [
+            f"FROM {PYTHON_IMAGE.format(version=plan.python_version)}",
+            "COPY requirements.txt /tmp/requirements.txt",
+            "RUN python -m pip install --no-cache-dir -r /tmp/requirements.txt",
+        ]
+    header = [
+        f"# Written by rebuild-env for {plan.recorded.bundle_dir.name}: Python "
+        f"{plan.python_version}, {len(plan.packages)} packages ({plan.backend} backend).",
+        "# The last step re-runs rebuild-env's verification: the image only builds if the",
+        "# model loads and predicts as recorded.",
+    ]
+    return "\n".join([*header, *lines, *verify]) + "\n"
+
+
+def write(plan: Plan, specs: tuple[Path, ...], request: dict[str, Any], out: Path) -> list[Path]:
+    """Write the Dockerfile and everything it copies into ``out``; return the paths."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for spec in specs:
+        target = out / spec.name
+        if spec.resolve() != target.resolve():
+            shutil.copy2(spec, target)
+        written.append(target)
+    _copy_inputs(plan, request, out)
+    dockerfile = out / "Dockerfile"
+    dockerfile.write_text(render(plan, [s.name for s in specs]), encoding="utf-8")
+    return [dockerfile, *written, out / "bundle"]

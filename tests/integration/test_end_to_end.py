@@ -15,6 +15,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from rebuild_env.capture import save_bundle
 from tests.conftest import EXAMPLE_BUNDLE, run_cli
+from tests.unit.test_json_contract import REBUILD_KEYS, VERIFICATION_KEYS
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -32,6 +33,7 @@ def test_example_bundle_rebuilds_and_verifies(tmp_path: Path) -> None:
     assert again.code == 0, again.stderr
     doc = json.loads(again.stdout)
     assert doc["schema_version"] == 1 and doc["status"] == "identical"
+    assert set(doc) == REBUILD_KEYS and set(doc["verification"]) == VERIFICATION_KEYS
     assert doc["reused_env"] is True
     assert doc["verification"]["comparison"]["equal_rows"] == 150
     assert doc["verification"]["versions"]["scikit-learn"] == next(

@@ -22,9 +22,20 @@ DEFAULT_TIMEOUT_S = 1800.0
 SHUTDOWN_GRACE_S = 3.0
 
 # Variables of the caller's shell that change what an installer or interpreter does behind
-# our back; the environment we build must depend only on the plan.
-_NOISY_PREFIXES = ("PIP_", "PYTHON", "VIRTUAL_ENV", "CONDA_", "UV_", "PYENV_VERSION")
-_NOISY_NAMES = frozenset({"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE"})
+# our back; the environment we build must depend only on the plan. Where packages come
+# from (index URLs, certificates, caches: UV_*, PIP_INDEX_URL...) is the user's to set.
+_NOISY_PREFIXES = ("PYTHON", "VIRTUAL_ENV", "CONDA_", "PYENV_VERSION", "PIP_")
+_KEPT_PIP = frozenset(
+    {
+        "PIP_INDEX_URL",
+        "PIP_EXTRA_INDEX_URL",
+        "PIP_FIND_LINKS",
+        "PIP_CERT",
+        "PIP_TRUSTED_HOST",
+        "PIP_DEFAULT_TIMEOUT",
+    }
+)
+_NOISY_NAMES = frozenset({"UV_PYTHON", "UV_SYSTEM_PYTHON", "UV_PROJECT_ENVIRONMENT"})
 
 
 _ACTIVE: set[subprocess.Popen[str]] = set()
@@ -58,7 +69,7 @@ def clean_env(
     env = {
         k: v
         for k, v in os.environ.items()
-        if k in keep or not (k in _NOISY_NAMES or k.startswith(_NOISY_PREFIXES))
+        if k in keep or k in _KEPT_PIP or not (k in _NOISY_NAMES or k.startswith(_NOISY_PREFIXES))
     }
     if extra:
         env.update(extra)

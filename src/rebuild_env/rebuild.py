@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -103,6 +104,8 @@ def plan_key(plan: Plan) -> str:
     doc = {
         "backend": plan.backend,
         "python": plan.python_version,
+        "implementation": plan.interpreter.implementation if plan.interpreter else "cpython",
+        "platform": sysconfig.get_platform(),
         "interpreter": str(plan.interpreter.path) if plan.interpreter else None,
         "packages": sorted((p.name, p.version, p.url, p.hashes) for p in plan.packages),
         "index": [plan.index.index_url, *plan.index.extra_index_urls, *plan.index.find_links],
@@ -117,8 +120,12 @@ def default_prefix(plan: Plan) -> Path:
 
 
 def _holds_plan(prefix: Path, key: str) -> bool:
-    """A complete environment built by rebuild-env for exactly this plan."""
-    return is_complete(prefix) and read_completion(prefix).get("plan_key") == key
+    """A complete, intact environment built by rebuild-env for exactly this plan."""
+    return (
+        is_complete(prefix)
+        and read_completion(prefix).get("plan_key") == key
+        and env_python(prefix).exists()  # a cache entry someone half-deleted is rebuilt
+    )
 
 
 def plan_bundle(

@@ -92,3 +92,26 @@ def test_save_command_writes_a_bundle_that_verifies(tmp_path: Path) -> None:
     result = run_cli(tmp_path / "bundle", "--prefix", tmp_path / "env", "--out", tmp_path / "out")
     assert result.code == 0, result.stdout + result.stderr
     assert "predictions identical (150/150)" in result.stdout
+
+
+def test_cache_hit_skips_the_build_and_a_corrupt_entry_is_rebuilt(tmp_path: Path) -> None:
+    first = run_cli(EXAMPLE_BUNDLE, "--out", tmp_path / "o", "--json")
+    assert first.code == 0, first.stderr
+    prefix = Path(json.loads(first.stdout)["prefix"])
+    marker = prefix / "rebuild-env.json"
+    built = json.loads(marker.read_text())["built_at"]
+    inode = (prefix / "bin" / "python").lstat().st_ino
+
+    path = run_cli("cache", "path", EXAMPLE_BUNDLE)
+    assert path.code == 0 and path.stdout.strip() == str(prefix)
+
+    hit = json.loads(run_cli(EXAMPLE_BUNDLE, "--out", tmp_path / "o", "--json").stdout)
+    assert hit["reused_env"] is True and hit["status"] == "identical"
+    assert json.loads(marker.read_text())["built_at"] == built
+    assert (prefix / "bin" / "python").lstat().st_ino == inode
+    assert "build" not in hit["seconds"]
+
+    (prefix / "bin" / "python").unlink()  # a half-deleted cache entry
+    again = json.loads(run_cli(EXAMPLE_BUNDLE, "--out", tmp_path / "o", "--json").stdout)
+    assert again["reused_env"] is False and again["status"] == "identical"
+    assert (prefix / "bin" / "python").exists()

@@ -185,6 +185,7 @@ class _Progress:
     def close(self) -> None:
         if self._status is not None:
             self._status.stop()
+            self._status = None
 
 
 def _run(
@@ -240,6 +241,12 @@ def _run(
     doc = report.to_json()
     if args.command == "plan":
         doc["command"] = "plan"
+    if sys.stdout.isatty() and not (args.quiet or args.json):
+        from rich.console import Console
+
+        progress.close()
+        Console().print(report.rich())
+        return report.exit_code, "", doc
     return report.exit_code, report.render_text(), doc
 
 
@@ -378,7 +385,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     progress.close()
     if args.json:
         print(json.dumps(doc, indent=2))
-    else:
+    elif text:
         print(text)
     return int(code)
 

@@ -195,3 +195,39 @@ class Report:
         mark = marks.get(self.exit_code, "FAIL")
         lines.append(f"{mark:<8} {self.headline()}")
         return "\n".join(lines)
+
+    def rich(self) -> Any:
+        """The report for a terminal: a package table, warnings, and a summary panel."""
+        from rich.console import Group
+        from rich.panel import Panel
+        from rich.table import Table
+
+        plan = self.plan
+        table = Table(title="plan", title_justify="left", expand=False)
+        for column in ("package", "version", "source", "imported"):
+            table.add_column(column)
+        versions = self.probe.versions if self.probe else {}
+        for p in plan.packages:
+            seen = versions.get(p.name, "")
+            style = "yellow" if seen and p.version and seen != p.version else ""
+            table.add_row(p.name, p.version or p.url, p.source, seen, style=style)
+        for d in plan.dropped:
+            table.add_row(d.pin.name, "[dim]dropped[/dim]", d.reason, "", style="dim")
+        warnings = [f"[yellow]![/yellow] {w}" for w in self.all_warnings()]
+        ok = self.exit_code == ExitCode.OK
+        colour = (
+            "green" if ok else "yellow" if self.exit_code == ExitCode.VERSION_WARNING else "red"
+        )
+        total = sum(self.seconds.values())
+        summary = "\n".join(
+            [
+                f"[bold]bundle[/bold]   {plan.recorded.bundle_dir} ({plan.recorded.format})",
+                f"[bold]backend[/bold]  {plan.backend}, Python {plan.python_version}"
+                f" ({plan.python_source}), {len(plan.packages)} packages",
+                f"[bold]env[/bold]      {self.prefix or '-'}"
+                + (" (reused)" if self.reused_env else ""),
+                f"[bold]specs[/bold]    {', '.join(str(p) for p in self.spec_files) or '-'}",
+                f"[bold]result[/bold]   [{colour}]{self.headline()}[/{colour}]  ({total:.1f} s)",
+            ]
+        )
+        return Group(table, *warnings, Panel(summary, border_style=colour, expand=False))

@@ -98,6 +98,8 @@ class ModelSpec:
     path: Path
     loader: str = "joblib"
     method: str = "predict"
+    trusted_types: tuple[str, ...] = ()
+    """Types the author trusted for a ``skops`` file (MLflow's ``skops_trusted_types``)."""
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from ..errors import BundleError
 from ..pins import RecordedEnv
-from .formats import bare, manifest
+from .formats import bare, conda_env, lockfiles, manifest, mlflow, skops
 
 
 @dataclass(frozen=True)
@@ -21,10 +21,22 @@ class BundleFormat:
 
 
 # Most specific first: an MLflow folder also has a requirements.txt, so "bare" comes last.
+# Lockfiles come before conda: a folder with uv.lock and an environment.yml is a uv project.
+# Each lockfile kind is its own format, in lockfiles.PRECEDENCE order, so that
+# ``--format poetry-lock`` picks one when a folder has several.
 FORMATS: tuple[BundleFormat, ...] = (
     BundleFormat(manifest.NAME, manifest.detect, manifest.read),
+    BundleFormat(mlflow.NAME, mlflow.detect, mlflow.read),
+    BundleFormat(skops.NAME, skops.detect, skops.read),
+    *(BundleFormat(kind.name, kind.detect, kind.read) for kind in lockfiles.PRECEDENCE),
+    BundleFormat(conda_env.NAME, conda_env.detect, conda_env.read),
     BundleFormat(bare.NAME, bare.detect, bare.read),
 )
+
+
+def format_names() -> tuple[str, ...]:
+    """The names ``--format`` accepts, most specific first (the CLI's choices)."""
+    return tuple(f.name for f in FORMATS)
 
 
 def read_bundle(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import shlex
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlparse
@@ -31,6 +32,7 @@ from ..textfile import read_text
 MAX_INCLUDE_DEPTH = 10
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
+_VCS_URL = re.compile(r"^(git|hg|svn|bzr)\+[a-z]+://", re.IGNORECASE)
 # Options that only tune how pip installs; they do not change what is installed.
 _IGNORED_OPTIONS = frozenset(
     {
@@ -103,7 +105,12 @@ def pin_from_archive_url(url: str, *, source: str) -> tuple[Pin, str] | None:
 
 
 def _is_unreachable(url: str) -> bool:
-    return urlparse(url).scheme in ("file", "")
+    """A local path or ``file://`` URL that does not exist on this machine."""
+    parsed = urlparse(url)
+    if parsed.scheme not in ("file", ""):
+        return False
+    local = Path(unquote(parsed.path)) if parsed.scheme == "file" else Path(url)
+    return not (local.is_absolute() and local.exists())
 
 
 class _Parser:
@@ -120,11 +127,23 @@ class _Parser:
         self._seen.add(resolved)
         if not path.is_file():
             raise BundleError("included requirements file does not exist", path=path)
-        for number, line in _logical_lines(read_text(path)):
-            self._line(path, number, line, constraint=constraint, depth=depth)
+        self.parse_text(read_text(path), path=path, constraint=constraint, depth=depth)
 
-    def _line(self, path: Path, number: int, line: str, *, constraint: bool, depth: int) -> None:
-        where = f"{path.name}:{number}"
+    def parse_text(
+        self,
+        text: str,
+        *,
+        path: Path,
+        label: str | None = None,
+        constraint: bool = False,
+        depth: int = 0,
+    ) -> None:
+        """Parse requirement lines that live in ``path`` (``label`` names them in sources)."""
+        for number, line in _logical_lines(text):
+            where = f"{label or path.name}:{number}"
+            self._line(path, where, line, constraint=constraint, depth=depth)
+
+    def _line(self, path: Path, where: str, line: str, *, constraint: bool, depth: int) -> None:
         if line.startswith("-"):
             self._option(path, where, line, constraint=constraint, depth=depth)
             return
@@ -136,8 +155,12 @@ class _Parser:
     def _requirement(
         self, text: str, where: str, path: Path, hashes: tuple[str, ...]
     ) -> Pin | None:
-        looks_like_path = text.startswith((".", "/", "file:")) or text.endswith((".whl", ".tar.gz"))
-        if looks_like_path and "@" not in text.split(";", maxsplit=1)[0]:
+        if _VCS_URL.match(text):
+            return self._vcs(text, where)
+        looks_like_path = text.startswith((".", "/", "file:", "http:", "https:")) or text.endswith(
+            (".whl", ".tar.gz", ".zip")
+        )
+        if looks_like_path and " @ " not in text.split(";", maxsplit=1)[0]:
             return self._archive(text, where)
         try:
             pin = Pin.parse(text, source=where, hashes=hashes)
@@ -147,6 +170,8 @@ class _Parser:
                 path=path,
                 hint="fix or remove the line (pip-freeze format: name==version)",
             ) from None
+        if pin.url and _VCS_URL.match(pin.url):
+            self.result.notes.append(f"{where}: {pin.name} comes from version control ({pin.url})")
         if pin.url and _is_unreachable(pin.url):
             recovered = pin_from_archive_url(pin.url, source=where)
             if recovered is None:
@@ -170,13 +195,18 @@ class _Parser:
         return pin
 
     def _archive(self, text: str, where: str) -> Pin | None:
-        recovered = pin_from_archive_url(text.split(";", maxsplit=1)[0].strip(), source=where)
+        location, _, marker = text.partition(";")
+        location = location.strip()
+        recovered = pin_from_archive_url(location, source=where)
         if recovered is None:
             self.result.notes.append(
-                f"{where}: dropped local path {text!r} (not a package index name)"
+                f"{where}: dropped {text!r} (neither a package name nor a wheel or sdist file name)"
             )
             return None
         pin, filename = recovered
+        if not _is_unreachable(location):
+            # A URL that may still answer: keep it, with the version it names for the plan.
+            return Pin(name=pin.name, source=where, url=location, marker=marker.strip())
         self.result.notes.append(
             f"{where}: {filename} is a local file; using {pin.name}{pin.specifier} from the index"
         )
@@ -216,13 +246,25 @@ class _Parser:
                 hint="remove the line or write it as a pip requirement",
             )
 
-    def _editable(self, value: str, where: str) -> None:
+    def _vcs(self, value: str, where: str) -> Pin | None:
+        """``git+https://host/repo@ref#egg=name``: keep the reference, it may be reachable."""
         egg = _EGG.search(value)
-        if "+" in value.split(":", 1)[0] and egg:  # git+https://...#egg=name
-            name = canonicalize_name(egg.group(1))
-            url = _EGG.sub("", value)
-            self.result.pins.append(Pin(name=name, source=where, url=url))
-            self.result.notes.append(f"{where}: {name} comes from version control ({url})")
+        if egg is None:
+            self.result.notes.append(
+                f"{where}: dropped {value!r}: a version-control URL without #egg=NAME "
+                "does not say which package it installs"
+            )
+            return None
+        name = canonicalize_name(egg.group(1))
+        url = _EGG.sub("", value)
+        self.result.notes.append(f"{where}: {name} comes from version control ({url})")
+        return Pin(name=name, source=where, url=url)
+
+    def _editable(self, value: str, where: str) -> None:
+        if _VCS_URL.match(value):
+            pin = self._vcs(value, where)
+            if pin is not None:
+                self.result.pins.append(pin)
             return
         self.result.notes.append(
             f"{where}: dropped editable install {value!r} "
@@ -249,4 +291,12 @@ def parse_requirements(path: Path) -> RequirementsFile:
     """Parse a requirements file and everything it includes."""
     parser = _Parser()
     parser.parse(path)
+    return parser.result
+
+
+def parse_requirement_lines(lines: Iterable[str], *, path: Path, label: str) -> RequirementsFile:
+    """Parse requirement lines embedded in another file (a conda ``pip:`` section,
+    MLflow's ``python_env.yaml``); ``-r`` / ``-c`` are relative to ``path``'s folder."""
+    parser = _Parser()
+    parser.parse_text("\n".join(lines), path=path, label=label)
     return parser.result

@@ -90,6 +90,19 @@ def _pyfunc_refusal(flavors: dict[str, Any], path: Path, needs: list[str]) -> Bu
     )
 
 
+def conda_pins(conda: CondaRecord | None) -> RequirementsFile:
+    """A conda record's pins in the shape of a requirements file."""
+    if conda is None:
+        return RequirementsFile()
+    return RequirementsFile(
+        pins=list(conda.pins),
+        index_url=conda.index.index_url,
+        extra_index_urls=list(conda.index.extra_index_urls),
+        find_links=list(conda.index.find_links),
+        notes=list(conda.notes),
+    )
+
+
 def _python_from(value: Any, source: str) -> PythonRecord | None:
     if value is None:
         return None
@@ -102,7 +115,6 @@ def _exact_versions(pins: list[Pin]) -> dict[str, str]:
 
 
 def _choose_pins(
-    bundle: Path,
     requirements: RequirementsFile | None,
     requirements_label: str,
     conda: CondaRecord | None,
@@ -120,11 +132,7 @@ def _choose_pins(
     if conda is None:
         assert requirements is not None
         return requirements, notes
-    conda_as_requirements = RequirementsFile(
-        pins=list(conda.pins), index_url=conda.index.index_url, notes=list(conda.notes)
-    )
-    conda_as_requirements.extra_index_urls = list(conda.index.extra_index_urls)
-    conda_as_requirements.find_links = list(conda.index.find_links)
+    conda_as_requirements = conda_pins(conda)
     if requirements is None:
         return conda_as_requirements, notes
     ours, theirs = _exact_versions(requirements.pins), _exact_versions(conda.pins)
@@ -269,7 +277,12 @@ def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:
     conda = parse_environment(conda_path) if conda_path.is_file() else None
     sklearn = flavors.get("sklearn")
     if not isinstance(sklearn, dict):
-        needs = [p.requirement() for p in (requirements.pins if requirements else [])]
+        pyfunc_info = flavors.get("python_function")
+        recorded_python = python or (conda.python if conda else None)
+        if recorded_python is None and isinstance(pyfunc_info, dict):
+            recorded_python = _python_from(pyfunc_info.get("python_version"), MLMODEL)
+        needs = [f"Python {recorded_python.version}"] if recorded_python else []
+        needs += [p.requirement() for p in (requirements or conda_pins(conda)).pins]
         raise _pyfunc_refusal(flavors, mlmodel_path, needs)
     notes: list[str] = []
     serialization = str(sklearn.get("serialization_format") or "cloudpickle")
@@ -308,7 +321,7 @@ def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:
             )
 
     sklearn_version = str(sklearn.get("sklearn_version") or "")
-    chosen, choice_notes = _choose_pins(bundle, requirements, label, conda, sklearn_version)
+    chosen, choice_notes = _choose_pins(requirements, label, conda, sklearn_version)
     notes += choice_notes
     pins = [p for p in chosen.pins if p.name not in MLFLOW_DISTRIBUTIONS]
     dropped = [p.requirement() for p in chosen.pins if p.name in MLFLOW_DISTRIBUTIONS]

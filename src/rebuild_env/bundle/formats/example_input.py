@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ...locations import cache_dir
+from ...pins import Pin
 
 SAMPLES_SUBDIR = "samples"
 MAX_EXAMPLE_ROWS = 10_000
@@ -113,6 +114,18 @@ def array(data: Any, dtype: str | None = None, *, one_dimensional: bool = False)
         raise ExampleError(f"more than {MAX_EXAMPLE_ROWS} rows")
     flat = [v for r in rows for v in (r if isinstance(r, list) else [r])]
     return {"kind": "array", "dtype": dtype or _infer_dtype(flat), "data": rows}
+
+
+def with_pandas(pins: list[Pin], document: Mapping[str, Any], source: str) -> str | None:
+    """Add an unpinned pandas when a table sample needs it; return the note saying so.
+
+    The probe builds a DataFrame for a table sample, and a model fitted on one was
+    trained with pandas installed, even when the author's list forgot it.
+    """
+    if document.get("kind") != "dataframe" or any(p.name == "pandas" for p in pins):
+        return None
+    pins.append(Pin(name="pandas", source=source))
+    return f"pandas added: the example input ({source}) is a table"
 
 
 def write_sample(document: Mapping[str, Any], source: Path) -> Path:

@@ -239,7 +239,9 @@ def convert_example(doc: Any, mlmodel: dict[str, Any]) -> dict[str, Any]:
     raise example_input.ExampleError("unrecognised input example layout")
 
 
-def _sample(bundle: Path, mlmodel: dict[str, Any], notes: list[str]) -> Sample | None:
+def _sample(
+    bundle: Path, mlmodel: dict[str, Any], notes: list[str], pins: list[Pin]
+) -> Sample | None:
     info = mlmodel.get("saved_input_example_info")
     names: list[str] = []
     if isinstance(info, dict):
@@ -257,6 +259,9 @@ def _sample(bundle: Path, mlmodel: dict[str, Any], notes: list[str]) -> Sample |
         except (ValueError, KeyError, TypeError) as exc:
             notes.append(f"{name}: input example not usable ({exc}); the probe generates one")
             continue
+        added = example_input.with_pandas(pins, converted, name)
+        if added:
+            notes.append(added)
         return Sample(input_path=example_input.write_sample(converted, path))
     return None
 
@@ -358,6 +363,7 @@ def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:
                 f"conda.yaml, MLmodel); "
                 + ", ".join(f"{c.source} says {c.version}" for c in disagreeing)
             )
+    sample = _sample(bundle, mlmodel, notes, pins)
     trusted = sklearn.get("skops_trusted_types")
     return RecordedEnv(
         bundle_dir=bundle,
@@ -373,7 +379,7 @@ def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:
         pins=tuple(pins),
         constraints=tuple(chosen.constraints),
         python=python,
-        sample=_sample(bundle, mlmodel, notes),
+        sample=sample,
         index=chosen.index,
         notes=tuple(notes),
     )

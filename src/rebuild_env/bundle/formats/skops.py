@@ -71,10 +71,15 @@ def _pin(entry: str, where: str, path: Path) -> Pin:
         ) from None
 
 
-def _example(config_path: Path, data: Any, task: str) -> dict[str, Any]:
+def _example(data: Any, task: str, order: Any) -> dict[str, Any]:
     if not isinstance(data, dict) or not data:
         raise example_input.ExampleError("example_input must be a mapping of columns")
     columns = list(data)
+    if isinstance(order, list) and sorted(map(str, order)) == sorted(columns):
+        # skops writes example_input with sorted keys; "columns" keeps the training order,
+        # which scikit-learn checks at predict time.
+        columns = [str(c) for c in order]
+        data = {c: data[c] for c in columns}
     values = list(data.values())
     if not all(isinstance(v, list) for v in values):
         raise example_input.ExampleError("each example_input column must be a list")
@@ -140,8 +145,11 @@ def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:
     sample = None
     if section.get("example_input") is not None:
         try:
-            document = _example(path, section["example_input"], task)
+            document = _example(section["example_input"], task, section.get("columns"))
             sample = Sample(input_path=example_input.write_sample(document, path))
+            added = example_input.with_pandas(pins, document, f"{CONFIG} sklearn.example_input")
+            if added:
+                notes.append(added)
         except (example_input.ExampleError, TypeError, ValueError) as exc:
             notes.append(f"{CONFIG}: example_input not usable ({exc}); the probe generates one")
     return RecordedEnv(

@@ -68,7 +68,7 @@ def test_missing_model_file_is_named(tmp_path: Path) -> None:
     repo = _repo(tmp_path, "frame")
     (repo / "model.pkl").unlink()
     (repo / "other.pkl").write_bytes(PICKLE_HEAD)
-    with pytest.raises(BundleError, match="'model.pkl', which does not exist"):
+    with pytest.raises(BundleError, match=r"'model\.pkl', which does not exist"):
         read_bundle(repo)
 
 

@@ -74,6 +74,9 @@ def test_conda_bundle_is_detected_next_to_a_model(tmp_path: Path) -> None:
     assert recorded.format == "conda-env"
     assert recorded.python is not None and recorded.python.version == "3.11.8"
     assert recorded.pin("scikit-learn") is not None
+    (tmp_path / "requirements.txt").write_text("scikit-learn==1.4.1.post1\n")
+    assert read_bundle(tmp_path).format == "bare"  # the pip list is the author's record
+    assert read_bundle(tmp_path, format="conda-env").format == "conda-env"
 
 
 @pytest.mark.parametrize(

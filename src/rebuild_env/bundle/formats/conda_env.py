@@ -27,7 +27,7 @@ from ...errors import BundleError
 from ...pins import IndexOptions, ModelSpec, Pin, PythonRecord, RecordedEnv
 from ..model_files import find_model_file, loader_for
 from ..textfile import read_text
-from .bare import sample_files
+from .bare import REQUIREMENTS_NAMES, sample_files
 from .requirements import parse_requirement_lines
 
 NAME = "conda-env"
@@ -429,8 +429,19 @@ def record_file(bundle: Path) -> Path | None:
 
 
 def detect(bundle: Path) -> bool:
-    """A folder with a conda record and a model file."""
-    return record_file(bundle) is not None and find_model_file(bundle, required=False) is not None
+    """A folder with a model file whose record is conda's.
+
+    A conda lock (``conda-lock.yml``, an ``@EXPLICIT`` file) always counts; a loose
+    ``environment.yml`` only when no ``requirements.txt`` sits next to it (then the pip
+    list is the author's record and the folder reads as ``bare``; ``--format conda-env``
+    reads the environment file instead).
+    """
+    record = record_file(bundle)
+    if record is None or find_model_file(bundle, required=False) is None:
+        return False
+    if record.name in ENV_FILES:
+        return not any((bundle / name).is_file() for name in REQUIREMENTS_NAMES)
+    return True
 
 
 def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:

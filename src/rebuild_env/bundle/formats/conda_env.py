@@ -356,7 +356,8 @@ def parse_lock(path: Path, data: dict[str, Any] | None = None) -> CondaRecord:
     if not isinstance(packages, list):
         raise BundleError("is not a conda-lock file (no 'package' list)", path=path)
     metadata = _table(data.get("metadata"))
-    platforms = [str(p) for p in metadata.get("platforms") or []]
+    listed = metadata.get("platforms")
+    platforms = [str(p) for p in listed] if isinstance(listed, list) else []
     wanted = host_subdir() if host_subdir() in platforms or not platforms else platforms[0]
     reader = _Reader(path)
     reader.record.platform = wanted

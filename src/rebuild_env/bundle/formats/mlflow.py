@@ -68,7 +68,10 @@ def _mapping(value: Any, what: str, path: Path) -> dict[str, Any]:
 
 
 def _inside(bundle: Path, name: str, field: str, path: Path) -> Path:
-    target = (bundle / name).resolve()
+    try:
+        target = (bundle / name).resolve()
+    except (OSError, ValueError):  # a NUL byte, a symlink loop
+        raise BundleError(f"{field} is not a usable file name: {name!r}", path=path) from None
     if bundle.resolve() not in target.parents:
         raise BundleError(f"{field} points outside the model directory: {name!r}", path=path)
     return target
@@ -248,8 +251,11 @@ def _sample(
         names += [str(info[k]) for k in ("artifact_path", "serving_input_path") if info.get(k)]
     names += [n for n in INPUT_EXAMPLES if n not in names]
     for name in names:
-        path = (bundle / name).resolve()
-        if bundle.resolve() not in path.parents or not path.is_file():
+        try:
+            path = _inside(bundle, name, "saved_input_example_info", bundle / MLMODEL)
+        except BundleError:
+            path = bundle  # not a file: reported below like a missing one
+        if not path.is_file():
             if isinstance(info, dict) and name == info.get("artifact_path"):
                 notes.append(f"{MLMODEL} names input example {name!r}, which does not exist")
             continue

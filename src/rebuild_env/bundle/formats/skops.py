@@ -115,7 +115,12 @@ def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:
         name = model_data.get("file") if isinstance(model_data, dict) else None
         if not isinstance(name, str) or not name:
             raise BundleError("sklearn.model.file is missing", path=path, hint=_HINT)
-        model = (bundle / name).resolve()
+        try:
+            model = (bundle / name).resolve()
+        except (OSError, ValueError):  # a NUL byte, a symlink loop
+            raise BundleError(
+                f"sklearn.model.file is not a file name: {name!r}", path=path
+            ) from None
         if bundle.resolve() not in model.parents:
             raise BundleError(f"sklearn.model.file points outside the repo: {name!r}", path=path)
         if not model.is_file():

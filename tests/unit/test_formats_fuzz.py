@@ -164,3 +164,9 @@ def test_skops_reader_deep(environment: Any, example: Any, columns: Any, model: 
 @given(packages=st.lists(st.dictionaries(KEYS, VALUES, max_size=6), max_size=4), meta=VALUES)
 def test_conda_lock_reader_deep(packages: Any, meta: Any) -> None:
     _read({"conda-lock.yml": yaml.safe_dump({"metadata": meta, "package": packages})})
+
+
+@FUZZ
+@given(default=st.dictionaries(st.text(max_size=6), VALUES, max_size=4), meta=VALUES)
+def test_pipfile_lock_reader_deep(default: Any, meta: Any) -> None:
+    _read({"Pipfile.lock": json.dumps({"_meta": meta, "default": default, "develop": meta})})

@@ -44,6 +44,22 @@ def _table(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def _tables(value: Any) -> list[dict[str, Any]]:
+    """The tables of an array of tables; anything else holds none."""
+    return [v for v in value if isinstance(v, dict)] if isinstance(value, list) else []
+
+
+def _strings(value: Any) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
+
+
+def _name(entry: dict[str, Any], path: Path) -> str:
+    name = entry.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise BundleError(f"package entry without a name: {entry!r:.80}", path=path)
+    return canonicalize_name(name)
+
+
 def _toml(path: Path) -> dict[str, Any]:
     module = importlib.import_module("tomllib" if sys.version_info >= (3, 11) else "tomli")
     try:
@@ -105,7 +121,7 @@ def read_uv_lock(path: Path) -> _Lock:
     seen: dict[str, str] = {}
     for entry in _list(data, "package", path):
         source = _table(entry.get("source"))
-        name = canonicalize_name(str(entry.get("name", "")))
+        name = _name(entry, path)
         if "virtual" in source or "editable" in source or "directory" in source:
             continue  # the locked project (or a local path) is not a package to install
         if name in seen:
@@ -114,10 +130,8 @@ def read_uv_lock(path: Path) -> _Lock:
                 f"{entry.get('version')}) for different platforms; using {seen[name]}"
             )
             continue
-        hashes = [_hash_of((entry.get("sdist") or {}).get("hash"))]
-        hashes += [
-            _hash_of(w.get("hash")) for w in entry.get("wheels") or [] if isinstance(w, dict)
-        ]
+        hashes = [_hash_of(_table(entry.get("sdist")).get("hash"))]
+        hashes += [_hash_of(w.get("hash")) for w in _tables(entry.get("wheels"))]
         if "git" in source:
             pins.append(Pin(name=name, source=path.name, url=_vcs_url(source)))
             seen[name] = "git"
@@ -149,7 +163,7 @@ def read_poetry_lock(path: Path) -> _Lock:
     data = _toml(path)
     pins, notes = [], []
     for entry in _list(data, "package", path):
-        name = canonicalize_name(str(entry.get("name", "")))
+        name = _name(entry, path)
         groups = entry.get("groups")
         if entry.get("category") == "dev" or (isinstance(groups, list) and "main" not in groups):
             notes.append(f"{path.name}: left out development dependency {name}")
@@ -162,9 +176,8 @@ def read_poetry_lock(path: Path) -> _Lock:
             continue
         if source.get("type") in ("directory", "file"):
             notes.append(f"{path.name}: {name} came from a local path; using the index")
-        files = entry.get("files") or []
         hashes = tuple(
-            h for h in (_hash_of(f.get("hash")) for f in files if isinstance(f, dict)) if h
+            h for h in (_hash_of(f.get("hash")) for f in _tables(entry.get("files"))) if h
         )
         version = _version(entry, path)
         pins.append(Pin(name=name, specifier=f"=={version}", source=path.name, hashes=hashes))
@@ -209,12 +222,14 @@ def read_pipfile_lock(path: Path) -> _Lock:
             continue
         if "path" in entry or "file" in entry:
             notes.append(f"{path.name}: {name} came from a local path; using the index")
-        spec = str(entry.get("version") or "")
+        spec = str(entry.get("version") or "").strip()
+        spec = "" if spec == "*" else spec
         try:
             SpecifierSet(spec)
         except InvalidSpecifier:
             raise BundleError(f"{name} has an invalid version {spec!r}", path=path) from None
-        hashes = tuple(h for h in (_hash_of(h) for h in entry.get("hashes") or []) if h)
+        listed = entry.get("hashes")
+        hashes = tuple(h for h in map(_hash_of, listed if isinstance(listed, list) else []) if h)
         pins.append(
             Pin(
                 name=name,
@@ -222,7 +237,7 @@ def read_pipfile_lock(path: Path) -> _Lock:
                 source=path.name,
                 hashes=hashes,
                 marker=marker,
-                extras=tuple(sorted(entry.get("extras") or [])),
+                extras=tuple(sorted(str(e) for e in _strings(entry.get("extras")))),
             )
         )
     develop = data.get("develop")
@@ -233,9 +248,7 @@ def read_pipfile_lock(path: Path) -> _Lock:
     python = _python(
         requires.get("python_full_version") or requires.get("python_version"), path.name
     )
-    sources = [
-        str(s["url"]) for s in meta.get("sources") or [] if isinstance(s, dict) and s.get("url")
-    ]
+    sources = [str(s["url"]) for s in _tables(meta.get("sources")) if s.get("url")]
     index = IndexOptions()
     if sources and sources != [DEFAULT_INDEX]:
         index = IndexOptions(index_url=sources[0], extra_index_urls=tuple(sources[1:]))
@@ -253,7 +266,7 @@ def read_pylock(path: Path) -> _Lock:
     pins = []
     indexes: list[str] = []
     for entry in _list(data, "packages", path):
-        name = canonicalize_name(str(entry.get("name", "")))
+        name = _name(entry, path)
         marker = str(entry.get("marker") or "")
         vcs = entry.get("vcs") if isinstance(entry.get("vcs"), dict) else None
         if vcs is not None:
@@ -263,7 +276,7 @@ def read_pylock(path: Path) -> _Lock:
             )
             pins.append(Pin(name=name, source=path.name, url=url, marker=marker))
             continue
-        files = [entry.get("sdist"), entry.get("archive"), *(entry.get("wheels") or [])]
+        files = [entry.get("sdist"), entry.get("archive"), *_tables(entry.get("wheels"))]
         hashes = []
         for file in files:
             table = file.get("hashes") if isinstance(file, dict) else None

@@ -19,7 +19,6 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 import yaml
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -27,7 +26,8 @@ from ...errors import BundleError
 from ...pins import IndexOptions, ModelSpec, Pin, PythonRecord, RecordedEnv
 from ..model_files import find_model_file, loader_for
 from ..textfile import read_text
-from .bare import REQUIREMENTS_NAMES, sample_files
+from .bare import REQUIREMENTS_NAMES, python_hint, sample_files
+from .conda_names import CONDA_TO_PYPI, is_python_package, pep440_specifier
 from .requirements import parse_requirement_lines
 
 NAME = "conda-env"
@@ -38,81 +38,6 @@ EXPLICIT_MARKER = "@EXPLICIT"
 MAX_EXPLICIT_PROBE_BYTES = 4096
 CONDA_SOURCE = "conda: "
 _CONDA_ARCHIVE = re.compile(r"\.(conda|tar\.bz2)$")
-
-# conda-forge / defaults names whose PyPI distribution is spelled differently.
-CONDA_TO_PYPI = {
-    "pytorch": "torch",
-    "pytorch-cpu": "torch",
-    "pytorch-gpu": "torch",
-    "py-xgboost": "xgboost",
-    "py-xgboost-cpu": "xgboost",
-    "py-lightgbm": "lightgbm",
-    "pytables": "tables",
-    "msgpack-python": "msgpack",
-    "py-opencv": "opencv-python",
-    "opencv": "opencv-python",
-    "python-graphviz": "graphviz",
-    "matplotlib-base": "matplotlib",
-    "dask-core": "dask",
-    "pyqt": "pyqt5",
-    "tensorflow-base": "tensorflow",
-    "typing_extensions": "typing-extensions",
-    "ruamel_yaml": "ruamel-yaml",
-    "python-flatbuffers": "flatbuffers",
-    "python-kaleido": "kaleido",
-    "py-spy": "py-spy",
-    "pillow-simd": "pillow-simd",
-    "numpy-base": "",  # defaults' split of numpy: the numpy pin covers it
-    "scikit-learn-intelex": "scikit-learn-intelex",
-}
-# conda packages that are not Python distributions (or are the installer itself).
-CONDA_ONLY = frozenset(
-    {
-        "python",
-        "pip",
-        "python_abi",
-        "ca-certificates",
-        "openssl",
-        "ncurses",
-        "readline",
-        "sqlite",
-        "tk",
-        "xz",
-        "zlib",
-        "zstd",
-        "bzip2",
-        "tzdata",
-        "icu",
-        "krb5",
-        "git",
-        "gdal",
-        "mkl",
-        "intel-openmp",
-        "openblas",
-        "blas",
-        "llvm-openmp",
-        "cudatoolkit",
-        "cudnn",
-        "cuda-version",
-        "nccl",
-        "ld_impl_linux-64",
-        "yaml",
-        "expat",
-        "gettext",
-        "c-ares",
-        "lz4-c",
-        "snappy",
-        "xorg-libxau",
-        "xorg-libxdmcp",
-        "vc",
-        "vs2015_runtime",
-        "ucrt",
-        "vc14_runtime",
-        "fontconfig",
-        "freetype",
-    }
-)
-_NATIVE_PREFIXES = ("lib", "_", "gcc", "gxx", "clang", "cuda-", "xorg-", "font-", "fonts-", "mkl-")
 
 
 @dataclass
@@ -144,33 +69,6 @@ def host_subdir() -> str:
     return f"{system}-{arch}"
 
 
-def _pep440(conda_version: str, *, exact: bool) -> str:
-    """A conda version spec as a PEP 440 specifier; ``""`` when it has no equivalent.
-
-    conda's ``=1.2.3`` (shown by rattler as ``1.2.3.*``) names that release and its
-    rebuilds; with three or more components it becomes ``==1.2.3``, shorter ones
-    ``==1.2.*``. A version with a build string is exact.
-    """
-    text = conda_version.replace(" ", "")
-    if not text or text == "*" or "|" in text:
-        return ""
-    parts = []
-    for part in text.split(","):
-        if part.endswith(".*") and part[0].isdigit():
-            release = part[:-2]
-            parts.append(f"=={release}" if exact or release.count(".") >= 2 else f"=={part}")
-        elif part[0].isdigit():
-            parts.append(f"=={part}")
-        else:
-            parts.append(part)
-    candidate = ",".join(parts)
-    try:
-        SpecifierSet(candidate)
-    except InvalidSpecifier:
-        return ""
-    return candidate
-
-
 def _python_record(version_spec: str, source: str) -> PythonRecord | None:
     spec = version_spec.replace(" ", "")
     if not spec or spec == "*":
@@ -181,19 +79,8 @@ def _python_record(version_spec: str, source: str) -> PythonRecord | None:
         return PythonRecord(version=release, source=source)
     except InvalidVersion:
         pass
-    converted = _pep440(spec, exact=False)
+    converted = pep440_specifier(spec, exact=False)
     return PythonRecord(version=converted, source=source) if converted else None
-
-
-def _is_python_package(name: str, build: str | None) -> bool:
-    if name in CONDA_TO_PYPI:
-        return bool(CONDA_TO_PYPI[name])
-    if name in CONDA_ONLY or name.startswith(_NATIVE_PREFIXES):
-        return False
-    if build:
-        # conda-forge and defaults build Python packages as py*/pyh* (noarch) builds.
-        return build.startswith("py") or "_py" in build or build.startswith("np")
-    return True
 
 
 def _table(value: Any) -> dict[str, Any]:
@@ -214,11 +101,11 @@ class _Reader:
             if self.record.python is None:
                 self.record.python = _python_record(version, self.path.name)
             return
-        if not _is_python_package(name, build):
+        if not is_python_package(name, build):
             self.record.native.append(name)
             return
         pypi = canonicalize_name(CONDA_TO_PYPI.get(name, name))
-        specifier = _pep440(version, exact=bool(build))
+        specifier = pep440_specifier(version, exact=bool(build))
         if version and not specifier:
             self.record.notes.append(
                 f"{label}: version {version!r} has no PyPI equivalent; {pypi} left unpinned"
@@ -461,7 +348,7 @@ def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:
         format=NAME,
         model=ModelSpec(path=model_path, loader=loader_for(model_path)),
         pins=tuple(record.pins),
-        python=record.python,
+        python=record.python or python_hint(bundle),
         sample=sample_files(bundle),
         index=record.index,
         notes=tuple(record.notes),

@@ -80,3 +80,14 @@ def test_bad_lockfiles(tmp_path: Path, filename: str, text: str, message: str) -
     (tmp_path / "model.joblib").write_bytes(b"\x80\x04.")
     with pytest.raises(BundleError, match=message):
         read_bundle(tmp_path)
+
+
+def test_uv_git_source_becomes_a_pip_vcs_reference(tmp_path: Path) -> None:
+    (tmp_path / "uv.lock").write_text(
+        'version = 1\nrequires-python = ">=3.10"\n\n[[package]]\nname = "tool"\n'
+        'version = "0.1.0"\n'
+        'source = { git = "https://github.com/org/tool?rev=main#0123456789abcdef" }\n'
+    )
+    (tmp_path / "model.joblib").write_bytes(b"\x80\x04.")
+    (pin,) = read_bundle(tmp_path).pins
+    assert pin.url == "git+https://github.com/org/tool@0123456789abcdef"

@@ -133,9 +133,14 @@ def read_uv_lock(path: Path) -> _Lock:
         hashes = [_hash_of(_table(entry.get("sdist")).get("hash"))]
         hashes += [_hash_of(w.get("hash")) for w in _tables(entry.get("wheels"))]
         if "git" in source:
-            pins.append(Pin(name=name, source=path.name, url=_vcs_url(source)))
+            # uv writes git = "https://host/repo?rev=main#<commit>"; pip wants repo@<commit>
+            repo, _, commit = str(source["git"]).partition("#")
+            url = _vcs_url({"git": repo.split("?", 1)[0]}) + (f"@{commit}" if commit else "")
+            pins.append(Pin(name=name, source=path.name, url=url))
             seen[name] = "git"
             continue
+        if "path" in source:
+            notes.append(f"{path.name}: {name} came from a local file; using the index")
         version = _version(entry, path)
         seen[name] = version
         pins.append(

@@ -345,7 +345,17 @@ def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:
     if needed and not any(p.name == needed for p in pins):
         pins.append(Pin(name=needed, source=f"{MLMODEL} serialization_format {serialization}"))
         notes.append(f"{needed} added: {MLMODEL} says the model is saved with {serialization}")
-    if sklearn_version and not any(p.name == "scikit-learn" for p in pins):
+    recorded_sklearn = next((p for p in pins if p.name == "scikit-learn"), None)
+    if (
+        recorded_sklearn
+        and sklearn_version
+        and recorded_sklearn.version not in (None, sklearn_version)
+    ):
+        notes.append(
+            f"{MLMODEL} says the model was saved with scikit-learn {sklearn_version}, "
+            f"{recorded_sklearn.source} pins {recorded_sklearn.version}"
+        )
+    if sklearn_version and recorded_sklearn is None:
         pins.append(
             Pin(
                 name=canonicalize_name("scikit-learn"),

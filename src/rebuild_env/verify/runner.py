@@ -81,6 +81,7 @@ def request_for(
         if allowed_globals is not None
         else None,
         "tolerance": tolerance,
+        "skops_trusted": list(recorded.model.trusted_types),
     }
 
 

@@ -1,0 +1,133 @@
+"""Byte sources for the scanner: container detection by magic bytes, streaming decompression.
+
+Memory stays bounded: compressed files are decompressed chunk by chunk, and array
+payloads are skipped without being kept.
+"""
+
+from __future__ import annotations
+
+import bz2
+import lzma
+import zlib
+from pathlib import Path
+from typing import BinaryIO, Protocol
+
+CHUNK = 1 << 20
+MAGIC = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bz2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x04\x22\x4d\x18", "lz4"),
+    (b"PK\x03\x04", "zip"),
+    (b"\x5d\x00\x00", "lzma"),
+)
+_ZLIB_SECOND = (0x01, 0x5E, 0x9C, 0xDA)
+
+
+class Truncated(Exception):
+    """The stream ended before what was declared."""
+
+
+class _Decompressor(Protocol):
+    def decompress(self, data: bytes, max_length: int = ..., /) -> bytes: ...
+
+
+def detect(head: bytes) -> str:
+    """``none``, ``zlib``, ``gzip``, ``bz2``, ``xz``, ``lzma``, ``lz4`` or ``zip``."""
+    for magic, name in MAGIC:
+        if head.startswith(magic):
+            return name
+    if len(head) >= 2 and head[0] == 0x78 and head[1] in _ZLIB_SECOND:
+        return "zlib"
+    return "none"
+
+
+def _decompressor(kind: str) -> _Decompressor | None:
+    if kind == "zlib":
+        return zlib.decompressobj()
+    if kind == "gzip":
+        return zlib.decompressobj(16 + zlib.MAX_WBITS)
+    if kind == "bz2":
+        return bz2.BZ2Decompressor()
+    if kind in ("xz", "lzma"):
+        return lzma.LZMADecompressor()
+    if kind == "lz4":
+        try:
+            import lz4.frame  # type: ignore[import-not-found,unused-ignore]
+        except ImportError:
+            return None
+        return lz4.frame.LZ4FrameDecompressor()  # type: ignore[no-any-return,unused-ignore]
+    return None
+
+
+class ByteStream:
+    """Exact reads over a raw or decompressed file, counting every byte."""
+
+    def __init__(self, handle: BinaryIO, kind: str) -> None:
+        self._handle = handle
+        self._kind = kind
+        self._dec = _decompressor(kind) if kind != "none" else None
+        self._buffer = bytearray()
+        self._eof = False
+        self.position = 0
+
+    @property
+    def supported(self) -> bool:
+        return self._kind == "none" or self._dec is not None
+
+    def _fill(self, wanted: int) -> None:
+        while len(self._buffer) < wanted and not self._eof:
+            raw = self._handle.read(CHUNK)
+            if self._dec is None:
+                if not raw:
+                    self._eof = True
+                self._buffer += raw
+                continue
+            if not raw:
+                self._eof = True
+                flush = getattr(self._dec, "flush", None)
+                if flush is not None:
+                    self._buffer += flush()
+                break
+            self._buffer += self._dec.decompress(raw)
+
+    def read(self, n: int) -> bytes:
+        """Exactly ``n`` bytes, or :class:`Truncated`."""
+        self._fill(n)
+        if len(self._buffer) < n:
+            raise Truncated(f"needed {n} bytes at offset {self.position}")
+        data = bytes(self._buffer[:n])
+        del self._buffer[:n]
+        self.position += n
+        return data
+
+    def skip(self, n: int) -> None:
+        """Drop ``n`` bytes without keeping them."""
+        while n > 0:
+            step = min(n, CHUNK)
+            self.read(step)
+            n -= step
+
+    def readline(self, limit: int = 1 << 16) -> bytes:
+        """A ``\\n``-terminated line (protocol 0 arguments), bounded."""
+        out = bytearray()
+        while True:
+            byte = self.read(1)
+            out += byte
+            if byte == b"\n":
+                return bytes(out)
+            if len(out) > limit:
+                raise Truncated("line too long")
+
+    def at_end(self) -> bool:
+        """No byte left."""
+        self._fill(1)
+        return not self._buffer
+
+
+def open_stream(path: Path) -> tuple[BinaryIO, str]:
+    """The open file and its container kind, from its first bytes."""
+    handle = path.open("rb")
+    head = handle.read(8)
+    handle.seek(0)
+    return handle, detect(head)

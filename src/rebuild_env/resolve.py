@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 import tempfile
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -111,13 +112,7 @@ class _Resolver:
                     f"{hint.source} says the model was written by {hint.version}; using "
                     f"{hint.version} (--prefer-recorded keeps the recorded pin)"
                 )
-                pins[by_name[hint.name]] = Pin(
-                    name=recorded.name,
-                    specifier=f"=={hint.version}",
-                    source=f"{hint.source} (over {recorded.source})",
-                    extras=recorded.extras,
-                    marker=recorded.marker,
-                )
+                pins[by_name[hint.name]] = _repinned(recorded, hint, "over")
             elif recorded.version and not hinted.contains(recorded.version, prereleases=True):
                 self.conflicts.append(
                     f"{recorded.source} pins {recorded.name} {recorded.version}, but "
@@ -129,13 +124,7 @@ class _Resolver:
                         f"{recorded.name} pinned to {hint.version} ({hint.source}); "
                         f"{recorded.source} allowed {recorded.specifier or 'any version'}"
                     )
-                    pins[by_name[hint.name]] = Pin(
-                        name=recorded.name,
-                        specifier=f"=={hint.version}",
-                        source=f"{hint.source} (within {recorded.source})",
-                        extras=recorded.extras,
-                        marker=recorded.marker,
-                    )
+                    pins[by_name[hint.name]] = _repinned(recorded, hint, "within")
                 else:
                     self.conflicts.append(
                         f"{recorded.source} asks for {recorded.name}{recorded.specifier}, but "
@@ -322,6 +311,12 @@ class _Resolver:
                 )
             )
         return packages
+
+
+def _repinned(recorded: Pin, hint: Pin, relation: str) -> Pin:
+    """The recorded pin moved to the version the model file names (its hashes dropped)."""
+    source = f"{hint.source} ({relation} {recorded.source})"
+    return replace(recorded, specifier=f"=={hint.version}", source=source, hashes=(), url="")
 
 
 def _release(files: list[index.ReleaseFile], version: str) -> list[index.ReleaseFile]:

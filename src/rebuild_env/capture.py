@@ -165,7 +165,10 @@ def save_bundle(
         raise UsageError(f"the model has no method {method!r}", hint="pass method=...")
     folder.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, folder / MODEL_FILE, compress=compress)
-    dists = _closure(_distributions_for(referenced_top_modules(model)))
+    modules = referenced_top_modules(model)
+    if sample_input is not None:
+        modules.add(type(sample_input).__module__.split(".")[0])  # the probe rebuilds it
+    dists = _closure(_distributions_for(modules))
     manifest: dict[str, Any] = {
         "format_version": FORMAT_VERSION,
         "created_by": f"rebuild-env {__version__}",

@@ -7,7 +7,9 @@ Never unpickles anything. See ``machine.py`` for how the opcodes are walked and
 from __future__ import annotations
 
 import json
+import lzma
 import zipfile
+import zlib
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -199,7 +201,15 @@ def scan_file(path: Path, *, allow_modules: Sequence[str] = (), trust: bool = Fa
             error = str(exc)
         except Truncated:
             error = "the file is truncated"
-        except (OSError, EOFError, ValueError, MemoryError) as exc:
+        except (
+            OSError,
+            EOFError,
+            ValueError,
+            MemoryError,
+            RuntimeError,
+            zlib.error,
+            lzma.LZMAError,
+        ) as exc:
             error = f"cannot decompress ({kind}): {exc}"
     refs = tuple(GlobalRef(g.module, g.name, g.offset, g.where) for g in result.globals)
     allow = tuple(allow_modules)

@@ -102,7 +102,18 @@ class ByteStream:
         return data
 
     def skip(self, n: int) -> None:
-        """Drop ``n`` bytes without keeping them."""
+        """Drop ``n`` bytes without keeping them (a seek, for an uncompressed file)."""
+        if self._dec is None and n > len(self._buffer):
+            n -= len(self._buffer)
+            self.position += len(self._buffer)
+            self._buffer.clear()
+            here = self._handle.tell()
+            end = self._handle.seek(0, 2)
+            if here + n > end:
+                raise Truncated(f"needed {n} bytes at offset {self.position}")
+            self._handle.seek(here + n)
+            self.position += n
+            return
         while n > 0:
             step = min(n, CHUNK)
             self.read(step)

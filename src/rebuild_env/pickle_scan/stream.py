@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol
 
 CHUNK = 1 << 20
+RAW_CHUNK = 1 << 16
 MAGIC = (
     (b"\x1f\x8b", "gzip"),
     (b"BZh", "bz2"),
@@ -76,8 +77,10 @@ class ByteStream:
         return self._kind == "none" or self._dec is not None
 
     def _fill(self, wanted: int) -> None:
+        # Small reads for a raw file: a skipped payload is seeked over, never read.
+        size = CHUNK if self._dec is not None else RAW_CHUNK
         while len(self._buffer) < wanted and not self._eof:
-            raw = self._handle.read(CHUNK)
+            raw = self._handle.read(max(size, wanted - len(self._buffer)))
             if self._dec is None:
                 if not raw:
                     self._eof = True

@@ -138,8 +138,10 @@ def generate_input(model):
     data = rng.normal(size=(GENERATED_ROWS, int(n)))
     names = getattr(model, "feature_names_in_", None)
     if names is not None:
-        import pandas as pd
-
+        try:
+            import pandas as pd
+        except ImportError:  # the bundle does not pin pandas: plain columns still predict
+            return data
         return pd.DataFrame(data, columns=list(names))
     return data
 
@@ -291,8 +293,10 @@ def _predict(model, request, result):
             sample = load_input(request["input"])
             result["input"] = "recorded"
         else:
+            result["input"] = "generated"
             sample = generate_input(model)
-            result["input"] = "generated" if sample is not None else None
+            if sample is None:
+                result["input"] = None
         if sample is None:
             return
         method = getattr(model, request.get("method") or "predict")

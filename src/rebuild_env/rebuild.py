@@ -188,6 +188,39 @@ def rebuild(
     )
 
 
+def _build_locked(
+    plan: Plan,
+    prefix: Path,
+    key: str,
+    *,
+    specs: tuple[Path, ...],
+    options: Options,
+    backend: Backend,
+    progress: Progress,
+    may_reuse: bool,
+) -> bool:
+    """Build under the prefix lock; True when a concurrent run built the same plan first."""
+    with locked(prefix):
+        if may_reuse and _holds_plan(prefix, key):
+            touch(prefix)
+            return True
+        # A cache entry is ours to replace; a user's --prefix only with --force.
+        force = options.force or options.prefix is None
+        record: dict[str, object] = {
+            "plan_key": key,
+            "bundle": str(plan.recorded.bundle_dir.resolve()),
+            "python": plan.python_version,
+            "backend": plan.backend,
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        with (
+            _stage("build", progress, options.seconds),
+            building(prefix, force=force, record=record) as target,
+        ):
+            backend.build(plan, target, specs)
+    return False
+
+
 def _build_and_verify(
     plan: Plan,
     *,
@@ -201,26 +234,23 @@ def _build_and_verify(
     extra = tuple(getattr(backend, "last_warnings", ()))
     prefix = (options.prefix or default_prefix(plan)).absolute()
     key = plan_key(plan)
-    with locked(prefix):
-        # Decided under the lock: a concurrent rebuild of the same plan waits, then reuses.
-        reused = not options.force and not options.no_cache and _holds_plan(prefix, key)
-        if reused:
-            touch(prefix)
-        else:
-            # A cache entry is ours to replace; a user's --prefix only with --force.
-            force = options.force or options.prefix is None
-            record: dict[str, object] = {
-                "plan_key": key,
-                "bundle": str(plan.recorded.bundle_dir.resolve()),
-                "python": plan.python_version,
-                "backend": plan.backend,
-                "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            }
-            with (
-                _stage("build", progress, seconds),
-                building(prefix, force=force, record=record) as target,
-            ):
-                backend.build(plan, target, specs)
+    may_reuse = not options.force and not options.no_cache
+    # A complete env is never modified in place, so it can be reused without the lock
+    # (which costs a filelock import on the hot path of a cache hit).
+    reused = may_reuse and _holds_plan(prefix, key)
+    if reused:
+        touch(prefix)
+    else:
+        reused = _build_locked(
+            plan,
+            prefix,
+            key,
+            specs=specs,
+            options=options,
+            backend=backend,
+            progress=progress,
+            may_reuse=may_reuse,
+        )
     with _stage("verify", progress, seconds):
         request = request_for(
             plan.recorded, allowed_globals=scanned.allowed_globals, tolerance=options.tolerance

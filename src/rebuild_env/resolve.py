@@ -14,16 +14,20 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.markers import Marker, default_environment
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, platform_tags
 from packaging.version import InvalidVersion, Version
 
-from . import _subprocess, index, interpreters
+from . import _subprocess, interpreters
 from .errors import BuildError, ResolveError
 from .pins import Pin, RecordedEnv
 from .plan import Dropped, Interpreter, Plan, PlannedPackage
+
+if TYPE_CHECKING:
+    from . import index
 
 COMPILE_TIMEOUT_S = 600.0
 # Distributions that exist only for another OS; a Linux environment cannot install them.
@@ -181,6 +185,8 @@ class _Resolver:
     def _newest_compatible(
         self, pins: list[Pin], files: dict[str, list[index.ReleaseFile]] | None, spec: str
     ) -> tuple[Interpreter | None, str, str]:
+        from . import index
+
         try:
             allowed = SpecifierSet(spec) if spec else SpecifierSet()
         except InvalidSpecifier:
@@ -222,6 +228,8 @@ class _Resolver:
         self, pins: list[Pin], files: dict[str, list[index.ReleaseFile]] | None
     ) -> str:
         """The day after the newest recorded release: what 'as of recording time' means."""
+        from . import index
+
         if files is None:
             return ""
         dates = []
@@ -359,6 +367,8 @@ def make_plan(
     closed = _is_closed(recorded, pins)
     files = None
     if resolve and not closed:
+        from . import index  # only here: a closed manifest never asks the index
+
         files = index.release_files(
             [p.name for p in pins if p.version], url=recorded.index.index_url
         )

@@ -96,6 +96,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--dry-run", action="store_true", help="plan and write spec files, build nothing"
     )
     rebuild.add_argument(
+        "--reverify",
+        action="store_true",
+        help="run the probe even if this env already verified this model and sample",
+    )
+    rebuild.add_argument(
         "--no-cache",
         action="store_true",
         help="build in a temporary prefix and remove it after verifying (no cache used)",
@@ -236,6 +241,7 @@ def _run(
         prefer_recorded=args.prefer_recorded,
         no_cache=getattr(args, "no_cache", False),
         dockerfile_dir=_emit_dir(args),
+        reverify=getattr(args, "reverify", False),
     )
     report = rebuild(args.bundle, options, progress)
     doc = report.to_json()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import sysconfig
@@ -29,7 +30,14 @@ from .pins import Pin, RecordedEnv
 from .plan import Plan
 from .report import Report
 from .resolve import make_plan
-from .verify.runner import DEFAULT_TIMEOUT_S, request_for, run_probe
+from .verify.runner import (
+    DEFAULT_TIMEOUT_S,
+    ProbeResult,
+    request_for,
+    result_from_dict,
+    result_to_dict,
+    run_probe,
+)
 
 DEFAULT_OUT = Path("rebuild-env-out")
 Progress = Callable[[str, str], None]
@@ -59,6 +67,8 @@ class Options:
     resolve: bool = True
     prefer_recorded: bool = False
     no_cache: bool = False
+    reverify: bool = False
+    """Run the probe even when this env already verified this exact model and sample."""
     dockerfile_dir: Path | None = None
     """``--emit dockerfile DIR``: also write a Dockerfile that rebuilds and verifies."""
     """Build in a temporary prefix, removed after verification (no cache read or written)."""
@@ -117,6 +127,41 @@ def plan_key(plan: Plan) -> str:
 def default_prefix(plan: Plan) -> Path:
     """Where an environment lives when no ``--prefix`` is given: the per-user cache."""
     return cache_dir() / "envs" / f"{plan.backend}-{plan_key(plan)[:16]}"
+
+
+VERIFIED_FILE = "rebuild-env-verified.json"
+_PASSING = ("identical", "within-tolerance", "predicts", "loads")
+
+
+def _verification_key(request: dict[str, Any]) -> str:
+    """A hash of the probe request and the content of every file it reads."""
+    digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode())
+    for key in ("model", "input", "expected"):
+        if request.get(key):
+            with Path(request[key]).open("rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _earlier_verification(prefix: Path, key: str) -> tuple[ProbeResult, str] | None:
+    try:
+        data = json.loads((prefix / VERIFIED_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("key") != key:
+        return None
+    return result_from_dict(data["result"]), str(data.get("at", ""))
+
+
+def _store_verification(prefix: Path, key: str, probe: ProbeResult) -> None:
+    doc = {
+        "key": key,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "result": result_to_dict(probe),
+    }
+    with contextlib.suppress(OSError):  # a read-only env only loses the shortcut
+        (prefix / VERIFIED_FILE).write_text(json.dumps(doc), encoding="utf-8")
 
 
 def _holds_plan(prefix: Path, key: str) -> bool:
@@ -255,7 +300,15 @@ def _build_and_verify(
         request = request_for(
             plan.recorded, allowed_globals=scanned.allowed_globals, tolerance=options.tolerance
         )
-        probe = run_probe(env_python(prefix), request, timeout=options.timeout)
+        vkey = _verification_key(request)
+        earlier = _earlier_verification(prefix, vkey) if reused and not options.reverify else None
+        if earlier is not None:
+            probe, verified_at = earlier
+        else:
+            probe = run_probe(env_python(prefix), request, timeout=options.timeout)
+            verified_at = ""
+            if probe.level in _PASSING and probe.error is None:
+                _store_verification(prefix, vkey, probe)
     status = probe.level
     if probe.input == "generated" and probe.error is not None and probe.error.stage == "predict":
         # The generated input is our guess, not the model's fault: the model still loads.
@@ -268,8 +321,9 @@ def _build_and_verify(
     elif probe.error is not None:
         status = "failed"
     return Report(
-        plan,
-        status,
+        verified_at=verified_at,
+        plan=plan,
+        status=status,
         prefix=prefix,
         spec_files=specs,
         probe=probe,

@@ -57,6 +57,8 @@ class Report:
     warnings: tuple[str, ...] = ()
     """Warnings found after planning (backend, probe), in addition to the plan's."""
     seconds: dict[str, float] = field(default_factory=dict)
+    verified_at: str = ""
+    """Set when an earlier verification of this env, model and sample was reused."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -81,6 +83,8 @@ class Report:
             and self.status in ("failed", "refused", "timeout")
         ):
             text += f" at {probe.error.stage}: {probe.error.last_line}"
+        if self.verified_at:
+            text += f" (verified at {self.verified_at}, reused; --reverify runs the probe again)"
         if probe is not None and probe.version_warnings:
             text += f", with {len(probe.version_warnings)} version warning(s)"
         if self.plan.conflicts and self.status != "planned":
@@ -152,6 +156,7 @@ class Report:
                 "drift": self.drift(),
                 "comparison": probe.comparison,
                 "timed_out": probe.timed_out,
+                "reused_from": self.verified_at or None,
                 "seconds": round(probe.seconds, 3),
             },
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},

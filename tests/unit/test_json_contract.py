@@ -39,6 +39,7 @@ VERIFICATION_KEYS = {
     "drift",
     "comparison",
     "timed_out",
+    "reused_from",
     "seconds",
 }
 ERROR_KEYS = {"schema_version", "command", "status", "exit_code", "error", "output"}

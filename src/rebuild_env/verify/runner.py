@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from collections.abc import Sequence
@@ -124,6 +125,18 @@ def run_probe(
                 error=ProbeError("probe", "Crash", f"the probe wrote no result: {reason}"),
             )
     return _parse(data, done.seconds)
+
+
+def result_to_dict(result: ProbeResult) -> dict[str, Any]:
+    """A probe result as the probe's own JSON shape (to store it)."""
+    data = dataclasses.asdict(result)
+    data["warnings"] = [{"category": c, "message": m} for c, m in result.warnings]
+    return data
+
+
+def result_from_dict(data: dict[str, Any]) -> ProbeResult:
+    """A stored probe result."""
+    return _parse(data, float(data.get("seconds", 0.0)))
 
 
 def _parse(data: dict[str, Any], seconds: float) -> ProbeResult:

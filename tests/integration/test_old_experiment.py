@@ -93,3 +93,19 @@ def test_wrong_scikit_learn_pin_is_caught(tmp_path: Path) -> None:
     )
     assert kept.code == 9, kept.stdout + kept.stderr
     assert "version warning" in kept.stdout and "InconsistentVersion" not in kept.stderr
+
+
+def test_a_lone_model_file_rebuilds_from_what_the_scan_infers(tmp_path: Path) -> None:
+    bundle = tmp_path / "only-a-model"
+    bundle.mkdir()
+    X, y = load_iris(return_X_y=True)
+    joblib.dump(DecisionTreeClassifier(random_state=0).fit(X, y), bundle / "model.joblib")
+    result = run_cli(bundle, "--prefix", tmp_path / "env", "--out", tmp_path / "out", "--json")
+    assert result.code == 0, result.stdout + result.stderr
+    import json
+
+    doc = json.loads(result.stdout)
+    sklearn = next(p for p in doc["packages"] if p["name"] == "scikit-learn")
+    assert sklearn["version"] == HOST_SKLEARN and "_sklearn_version" in sklearn["source"]
+    assert doc["status"] == "predicts" and doc["verification"]["input"] == "generated"
+    assert any("records no Python version" in w for w in doc["warnings"])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -35,6 +36,25 @@ def _isolated_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         os.environ.pop("REBUILD_ENV_CACHE_DIR", None)
     else:
         os.environ["REBUILD_ENV_CACHE_DIR"] = old
+
+
+WRITER_INSTALL_TIMEOUT_S = 600
+
+
+def writer_python(factory: pytest.TempPathFactory, name: str, packages: tuple[str, ...]) -> Path:
+    """A throwaway venv with the packages another tool needs to write a bundle."""
+    uv = shutil.which("uv")
+    if uv is None:
+        pytest.skip("uv is not installed")
+    env = factory.mktemp(name) / "venv"
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, env], check=True)
+    python = env / "bin" / "python"
+    subprocess.run(
+        [uv, "pip", "install", "-q", "--python", python, *packages],
+        check=True,
+        timeout=WRITER_INSTALL_TIMEOUT_S,
+    )
+    return python
 
 
 @dataclass(frozen=True)

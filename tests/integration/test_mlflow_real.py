@@ -4,43 +4,23 @@ rebuilt with the venv backend and verified on their input example."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, writer_python
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
 GENERATOR = ROOT / "scripts" / "make_mlflow_bundle.py"
 WRITER_PACKAGES = ("mlflow-skinny", "scikit-learn", "skops", "pandas")
-INSTALL_TIMEOUT_S = 600
-
-
-def _scanner_present() -> bool:
-    from rebuild_env import pickle_scan
-
-    return hasattr(pickle_scan, "scan_file")
 
 
 @pytest.fixture(scope="module")
 def mlflow_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A throwaway venv with the real MLflow (skinny) and scikit-learn."""
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.skip("uv is not installed")
-    env = tmp_path_factory.mktemp("mlflow-writer") / "venv"
-    subprocess.run([uv, "venv", "-q", "--python", sys.executable, env], check=True)
-    python = env / "bin" / "python"
-    subprocess.run(
-        [uv, "pip", "install", "-q", "--python", python, *WRITER_PACKAGES],
-        check=True,
-        timeout=INSTALL_TIMEOUT_S,
-    )
-    return python
+    return writer_python(tmp_path_factory, "mlflow-writer", WRITER_PACKAGES)
 
 
 def _save(python: Path, out: Path, *args: str) -> Path:
@@ -64,8 +44,6 @@ def _save(python: Path, out: Path, *args: str) -> Path:
 def test_sklearn_flavor_rebuilds_and_verifies(
     mlflow_python: Path, tmp_path: Path, name: str, args: tuple[str, ...]
 ) -> None:
-    if "skops" not in args and not _scanner_present():
-        pytest.skip("the pickle scanner (rebuild_env.pickle_scan) is not in this checkout")
     bundle = _save(mlflow_python, tmp_path / name, *args)
     result = run_cli(
         bundle,

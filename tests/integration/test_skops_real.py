@@ -4,43 +4,23 @@ throwaway env), rebuilt with the venv backend and verified on their example inpu
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, run_cli, writer_python
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
 GENERATOR = ROOT / "scripts" / "make_skops_repo.py"
 # hub_utils left skops in 0.16; 0.10 writes the config.json found on the Hub.
 WRITER_PACKAGES = ("skops==0.10.0", "scikit-learn==1.5.2", "pandas", "huggingface_hub")
-INSTALL_TIMEOUT_S = 600
-
-
-def _scanner_present() -> bool:
-    from rebuild_env import pickle_scan
-
-    return hasattr(pickle_scan, "scan_file")
 
 
 @pytest.fixture(scope="module")
 def skops_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    uv = shutil.which("uv")
-    if uv is None:
-        pytest.skip("uv is not installed")
-    env = tmp_path_factory.mktemp("skops-writer") / "venv"
-    subprocess.run([uv, "venv", "-q", "--python", sys.executable, env], check=True)
-    python = env / "bin" / "python"
-    subprocess.run(
-        [uv, "pip", "install", "-q", "--python", python, *WRITER_PACKAGES],
-        check=True,
-        timeout=INSTALL_TIMEOUT_S,
-    )
-    return python
+    return writer_python(tmp_path_factory, "skops-writer", WRITER_PACKAGES)
 
 
 @pytest.mark.parametrize(
@@ -54,8 +34,6 @@ def skops_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_skops_repo_rebuilds_and_verifies(
     skops_python: Path, tmp_path: Path, name: str, args: tuple[str, ...]
 ) -> None:
-    if "skops" not in args and not _scanner_present():
-        pytest.skip("the pickle scanner (rebuild_env.pickle_scan) is not in this checkout")
     repo = tmp_path / name
     done = subprocess.run(
         [skops_python, GENERATOR, repo, *args], capture_output=True, text=True, check=False

@@ -52,9 +52,9 @@ def package_cache() -> Path:
 
 def host_subdir() -> str:
     """This machine's conda subdir (``linux-64``, ``osx-arm64``...)."""
-    from rattler import Platform
+    from rattler import Subdir
 
-    return str(Platform.current())
+    return str(Subdir.current())
 
 
 def recorded_build(package: PlannedPackage) -> str:
@@ -204,7 +204,7 @@ class _Solver:
             return None
         version = str(same[0].version)
         build = recorded_build(package)
-        if build and any(r.build == build for r in same):
+        if build and any(str(r.build) == build for r in same):
             return f"{name} =={version} {build}", f"{name}=={version}={build}"
         if build:
             self.warnings.append(

@@ -50,15 +50,15 @@ except ImportError:  # run from a checkout without installing rebuild-env
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
     from rebuild_env.backends.conda_names import conda_name
 
-SCRIPT_VERSION = "3"
+SCRIPT_VERSION = "4"
 SUBDIR = "linux-64"
 STAMP = ".rebuild-env-test-channel.json"
 # Text files of a converted wheel that start with this are rewritten at install time.
 PLACEHOLDER = "/opt/rebuild-env-test-channel-placeholder-prefix-long-enough-for-conda"
 PYTHON_BIN_PREFIXES = ("python", "pydoc", "idle", "2to3")
-PYTHON_SKIPPED_DIRS = frozenset(
-    {"__pycache__", "test", "tests", "idle_test", "site-packages", "ensurepip"}
-)
+PYTHON_SKIPPED_DIRS = frozenset({"test", "tests", "idle_test", "site-packages", "ensurepip"})
+# Only the plain bytecode: the optimised levels double the size for nothing a test uses.
+SKIPPED_BYTECODE = (".opt-1.pyc", ".opt-2.pyc")
 ZSTD_LEVEL = 3
 PIP_DOWNLOAD_TIMEOUT_S = 900
 MANYLINUX_OLDEST = 17
@@ -77,6 +77,8 @@ class PackageFiles:
     files: dict[str, bytes] = field(default_factory=dict)
     """Relative path -> content (regular files)."""
     modes: dict[str, int] = field(default_factory=dict)
+    mtimes: dict[str, int] = field(default_factory=dict)
+    """Kept for the interpreter's files: its ``.pyc`` files are valid only against them."""
     links: dict[str, str] = field(default_factory=dict)
     """Relative path -> symlink target."""
     prefixed: dict[str, str] = field(default_factory=dict)
@@ -189,7 +191,8 @@ def _python_files(home: Path, minor: str) -> Iterator[Path]:
             for dirpath, dirnames, filenames in os.walk(start):
                 dirnames[:] = [d for d in dirnames if d not in PYTHON_SKIPPED_DIRS]
                 for name in filenames:
-                    yield Path(dirpath, name)
+                    if not name.endswith(SKIPPED_BYTECODE):
+                        yield Path(dirpath, name)
                 for name in dirnames:
                     if Path(dirpath, name).is_symlink():
                         yield Path(dirpath, name)
@@ -235,6 +238,7 @@ def python_package(home: Path, key: str) -> PackageFiles:
                 package.prefixed[rel] = str(home)
             package.files[rel] = data
             package.modes[rel] = mode
+            package.mtimes[rel] = int(path.stat().st_mtime)
     return package
 
 
@@ -410,7 +414,11 @@ def console_scripts(entry_points: str) -> Iterator[tuple[str, str]]:
 # -- writing .conda archives -----------------------------------------------------------------
 
 
-def _tar_zst(members: Iterable[tuple[str, bytes | str, int]], dest: io.BufferedWriter) -> None:
+def _tar_zst(
+    members: Iterable[tuple[str, bytes | str, int]],
+    dest: io.BufferedWriter,
+    mtimes: dict[str, int] | None = None,
+) -> None:
     import zstandard
 
     writer = zstandard.ZstdCompressor(level=ZSTD_LEVEL).stream_writer(dest, closefd=False)
@@ -418,7 +426,7 @@ def _tar_zst(members: Iterable[tuple[str, bytes | str, int]], dest: io.BufferedW
         for name, content, mode in members:
             info = tarfile.TarInfo(name)
             info.mode = mode
-            info.mtime = 0
+            info.mtime = (mtimes or {}).get(name, 0)
             if isinstance(content, str):
                 info.type = tarfile.SYMTYPE
                 info.linkname = content
@@ -485,7 +493,7 @@ def write_conda(package: PackageFiles, subdir_dir: Path) -> Path:
             ),
         ):
             with archive.open(f"{part}-{package.stem}.tar.zst", "w", force_zip64=True) as handle:
-                _tar_zst(members, handle)  # type: ignore[arg-type]
+                _tar_zst(members, handle, package.mtimes)  # type: ignore[arg-type]
     tmp.replace(target)
     return target
 

@@ -126,3 +126,27 @@ def test_interrupted_install_leaves_nothing_complete_looking(
     ):
         backend.build(plan, target, specs)
     assert not prefix.exists()
+
+
+@pytest.mark.parametrize("record", ["conda-lock.yml", "conda-explicit.txt"])
+def test_written_conda_files_rebuild_as_bundles(
+    tmp_path: Path, on_channel: str, record: str
+) -> None:
+    first = run_cli(EXAMPLE_BUNDLE, "--backend", "conda", "--dry-run", "--out", tmp_path / "out")
+    assert first.code == 0, first.stderr
+    bundle = tmp_path / "from-lock"
+    bundle.mkdir()
+    for name in ("model.joblib", "sample_input.npy", "sample_output.npy"):
+        shutil.copy(EXAMPLE_BUNDLE / name, bundle / name)
+    shutil.copy(tmp_path / "out" / record, bundle / record)
+    prefix = tmp_path / "env"
+    done = run_cli(bundle, "--backend", "conda", "--prefix", prefix, "--out", tmp_path / "again")
+    assert done.code == 0, done.stderr
+    assert "predictions identical (150/150)" in done.stdout
+    assert "any build" not in done.stdout + done.stderr  # every recorded build was found
+    again = conda_lock.read(tmp_path / "again" / "conda-lock.yml")
+    before = conda_lock.read(tmp_path / "out" / "conda-lock.yml")
+    # the same conda packages, builds included (the resolver adds pip, which comes from PyPI)
+    assert {(p.name, p.version, p.build) for p in again.package if p.manager == "conda"} == {
+        (p.name, p.version, p.build) for p in before.package
+    }

@@ -63,6 +63,7 @@ ZSTD_LEVEL = 3
 PIP_DOWNLOAD_TIMEOUT_S = 900
 MANYLINUX_OLDEST = 17
 ELF_MAGIC = b"\x7fELF"
+KEPT_CACHED_CHANNELS = 4
 
 
 @dataclass
@@ -534,6 +535,17 @@ def build(outdir: Path, python: str, requirements: Path | None) -> str:
     return url
 
 
+def prune_cache(keep: Path) -> None:
+    """Remove all but the most recently built cached channels (each is ~100 MB)."""
+    channels = sorted(
+        (p for p in cache_root().iterdir() if (p / STAMP).is_file() and p != keep),
+        key=lambda p: (p / STAMP).stat().st_mtime,
+        reverse=True,
+    )
+    for old in channels[KEPT_CACHED_CHANNELS - 1 :]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("outdir", nargs="?", type=Path, help="default: under the user cache")
@@ -547,6 +559,8 @@ def main(argv: list[str] | None = None) -> int:
         outdir = cache_root() / key[:16]
     started = time.perf_counter()
     url = build(outdir, args.python, args.requirements)
+    if args.outdir is None:
+        prune_cache(keep=outdir)
     print(url)
     print(f"({time.perf_counter() - started:.1f} s)", file=sys.stderr)
     return 0

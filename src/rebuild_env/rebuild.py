@@ -109,6 +109,13 @@ def scan_model(recorded: RecordedEnv, *, trust: bool, allow_modules: Sequence[st
     )
 
 
+def _conda_channels() -> list[str]:
+    """The conda channels in force: another channel is another environment."""
+    from .backends.conda import DEFAULT_CHANNELS, channels_from_env
+
+    return list(channels_from_env() or DEFAULT_CHANNELS)
+
+
 def plan_key(plan: Plan) -> str:
     """A hash of everything that determines the built environment."""
     doc = {
@@ -120,6 +127,7 @@ def plan_key(plan: Plan) -> str:
         "packages": sorted((p.name, p.version, p.url, p.hashes) for p in plan.packages),
         "index": [plan.index.index_url, *plan.index.extra_index_urls, *plan.index.find_links],
         "exclude_newer": plan.exclude_newer,
+        "channels": _conda_channels() if plan.backend == "conda" else [],
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 

@@ -9,6 +9,7 @@ import yaml
 
 from .. import __version__
 from ..plan import Plan
+from ._files import write_atomically
 from .conda_solution import CondaSolution
 
 FILENAME = "environment.yml"
@@ -47,9 +48,4 @@ def render(plan: Plan, solution: CondaSolution) -> str:
 
 def write(plan: Plan, solution: CondaSolution, out: Path) -> Path:
     """Write ``environment.yml`` into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / FILENAME
-    tmp = path.with_name(f".{FILENAME}.tmp")
-    tmp.write_text(render(plan, solution), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomically(out, FILENAME, render(plan, solution))

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..plan import Plan
+from ._files import write_atomically
 from .conda_solution import CondaSolution
 
 FILENAME = "conda-explicit.txt"
@@ -35,9 +36,4 @@ def render(plan: Plan, solution: CondaSolution) -> str:
 
 def write(plan: Plan, solution: CondaSolution, out: Path) -> Path:
     """Write the explicit file into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / FILENAME
-    tmp = path.with_name(f".{FILENAME}.tmp")
-    tmp.write_text(render(plan, solution), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomically(out, FILENAME, render(plan, solution))

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..plan import Plan
+from ._files import write_atomically
 
 FILENAME = "requirements.txt"
 
@@ -41,9 +42,4 @@ def render(plan: Plan) -> str:
 
 def write(plan: Plan, out: Path) -> Path:
     """Write ``requirements.txt`` into ``out``."""
-    out.mkdir(parents=True, exist_ok=True)
-    path = out / FILENAME
-    tmp = path.with_suffix(".txt.tmp")
-    tmp.write_text(render(plan), encoding="utf-8")
-    tmp.replace(path)
-    return path
+    return write_atomically(out, FILENAME, render(plan))

@@ -36,9 +36,28 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
 
 
+def _backend_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--backend", choices=("venv", "conda"), default="venv")
+    parser.add_argument(
+        "-c",
+        "--channel",
+        action="append",
+        default=[],
+        metavar="CHANNEL",
+        help="conda channel: name, URL or local directory (repeatable, first wins; "
+        "default: $REBUILD_ENV_CONDA_CHANNELS, else conda-forge)",
+    )
+    parser.add_argument(
+        "--conda-exe",
+        metavar="TOOL",
+        help="install the conda packages with conda, mamba, micromamba or the path to one "
+        "(default: the built-in py-rattler engine)",
+    )
+
+
 def _bundle_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", type=Path, help="bundle folder or model file")
-    parser.add_argument("--backend", choices=("venv", "conda"), default="venv")
+    _backend_args(parser)
     parser.add_argument("--python", help="Python version (3.8) or interpreter path to use")
     parser.add_argument(
         "--out", type=Path, help="where spec files go (default: ./rebuild-env-out/BUNDLE)"
@@ -130,7 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     verify = sub.add_parser("verify", help="rebuild (through the cache) and verify many bundles")
     verify.add_argument("bundles", nargs="+", type=Path, metavar="BUNDLE")
-    verify.add_argument("--backend", choices=("venv", "conda"), default="venv")
+    _backend_args(verify)
     verify.add_argument("--jobs", "-j", type=int, default=1, help="bundles verified at once")
     verify.add_argument("--timeout", type=float, default=600.0, help="seconds each probe may take")
     verify.add_argument("--trust", action="store_true", help="load models the scan refuses")
@@ -242,6 +261,8 @@ def _run(
         no_cache=getattr(args, "no_cache", False),
         dockerfile_dir=_emit_dir(args),
         reverify=getattr(args, "reverify", False),
+        channels=tuple(args.channel),
+        conda_exe=args.conda_exe,
     )
     report = rebuild(args.bundle, options, progress)
     doc = report.to_json()
@@ -265,6 +286,8 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
         timeout=args.timeout,
         trust=args.trust,
         prefer_recorded=args.prefer_recorded,
+        channels=tuple(args.channel),
+        conda_exe=args.conda_exe,
     )
 
     def say(row: Any) -> None:
@@ -312,6 +335,8 @@ def _options(args: argparse.Namespace) -> Any:
         trust=args.trust,
         allow_modules=tuple(args.allow_module),
         prefer_recorded=args.prefer_recorded,
+        channels=tuple(args.channel),
+        conda_exe=args.conda_exe,
     )
 
 
@@ -319,10 +344,11 @@ def _cache(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
     from . import cache
 
     if args.cache_command == "path":
-        from .rebuild import default_prefix, plan_bundle
+        from .rebuild import backend_for, default_prefix, plan_bundle
 
-        plan, _ = plan_bundle(args.bundle, _options(args))
-        prefix = default_prefix(plan)
+        options = _options(args)
+        plan, _ = plan_bundle(args.bundle, options)
+        prefix = default_prefix(plan, getattr(backend_for(options), "channels", ()))
         doc = {"path": str(prefix), "exists": cache.is_complete(prefix)}
         return ExitCode.OK, str(prefix), {"schema_version": 1, "command": "cache path", **doc}
     if args.cache_command == "list":

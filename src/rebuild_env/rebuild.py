@@ -71,7 +71,10 @@ class Options:
     """Run the probe even when this env already verified this exact model and sample."""
     dockerfile_dir: Path | None = None
     """``--emit dockerfile DIR``: also write a Dockerfile that rebuilds and verifies."""
-    """Build in a temporary prefix, removed after verification (no cache read or written)."""
+    channels: tuple[str, ...] = ()
+    """Conda channels (``--channel``), highest priority first; default: the environment's."""
+    conda_exe: str | None = None
+    """``--conda-exe``: install the conda packages with this conda/mamba/micromamba."""
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -109,15 +112,16 @@ def scan_model(recorded: RecordedEnv, *, trust: bool, allow_modules: Sequence[st
     )
 
 
-def _conda_channels() -> list[str]:
-    """The conda channels in force: another channel is another environment."""
-    from .backends.conda import DEFAULT_CHANNELS, channels_from_env
-
-    return list(channels_from_env() or DEFAULT_CHANNELS)
+def backend_for(options: Options) -> Backend:
+    """The backend the options ask for, configured by them."""
+    return get_backend(options.backend, channels=options.channels, conda_exe=options.conda_exe)
 
 
-def plan_key(plan: Plan) -> str:
-    """A hash of everything that determines the built environment."""
+def plan_key(plan: Plan, channels: Sequence[str] = ()) -> str:
+    """A hash of everything that determines the built environment.
+
+    ``channels``: the conda channels in force (another channel is another environment).
+    """
     doc = {
         "backend": plan.backend,
         "python": plan.python_version,
@@ -127,14 +131,18 @@ def plan_key(plan: Plan) -> str:
         "packages": sorted((p.name, p.version, p.url, p.hashes) for p in plan.packages),
         "index": [plan.index.index_url, *plan.index.extra_index_urls, *plan.index.find_links],
         "exclude_newer": plan.exclude_newer,
-        "channels": _conda_channels() if plan.backend == "conda" else [],
+        "channels": list(channels),
     }
     return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
 
 
-def default_prefix(plan: Plan) -> Path:
+def default_prefix(plan: Plan, channels: Sequence[str] = ()) -> Path:
     """Where an environment lives when no ``--prefix`` is given: the per-user cache."""
-    return cache_dir() / "envs" / f"{plan.backend}-{plan_key(plan)[:16]}"
+    return cache_dir() / "envs" / f"{plan.backend}-{plan_key(plan, channels)[:16]}"
+
+
+def _channels(backend: Backend) -> tuple[str, ...]:
+    return tuple(getattr(backend, "channels", ()))
 
 
 VERIFIED_FILE = "rebuild-env-verified.json"
@@ -207,19 +215,11 @@ def rebuild(
 ) -> Report:
     """Rebuild a bundle's environment and verify the model in it."""
     seconds = options.seconds
-    backend = get_backend(options.backend)
+    backend = backend_for(options)
     plan, scanned = plan_bundle(bundle, options, progress)
     out = options.out or DEFAULT_OUT / plan.recorded.bundle_dir.resolve().name
-    with _stage("write", progress, seconds):
-        specs = backend.write_specs(plan, out)
-        if options.dockerfile_dir is not None:
-            from .spec import dockerfile
-
-            request = request_for(
-                plan.recorded, allowed_globals=scanned.allowed_globals, tolerance=options.tolerance
-            )
-            specs += (dockerfile.write(plan, specs, request, options.dockerfile_dir)[0],)
     if options.dry_run:
+        specs = _write(plan, scanned, backend, out, options, progress)
         extra = tuple(getattr(backend, "last_warnings", ()))
         return Report(
             plan, "planned", spec_files=specs, scan=scanned.summary, warnings=extra, seconds=seconds
@@ -228,17 +228,34 @@ def rebuild(
         with tempfile.TemporaryDirectory(prefix="rebuild-env-") as tmp:
             temporary = Options(**{**options.__dict__, "prefix": Path(tmp) / "env"})
             report = _build_and_verify(
-                plan,
-                scanned=scanned,
-                specs=specs,
-                options=temporary,
-                backend=backend,
-                progress=progress,
+                plan, scanned=scanned, out=out, options=temporary, backend=backend, progress=progress
             )
             return replace(report, prefix=None)
     return _build_and_verify(
-        plan, scanned=scanned, specs=specs, options=options, backend=backend, progress=progress
+        plan, scanned=scanned, out=out, options=options, backend=backend, progress=progress
     )
+
+
+def _write(
+    plan: Plan,
+    scanned: Scanned,
+    backend: Backend,
+    out: Path,
+    options: Options,
+    progress: Progress,
+    built: Path | None = None,
+) -> tuple[Path, ...]:
+    """The spec files (and the Dockerfile when asked)."""
+    with _stage("write", progress, options.seconds):
+        specs = backend.write_specs(plan, out, built=built)
+        if options.dockerfile_dir is not None:
+            from .spec import dockerfile
+
+            request = request_for(
+                plan.recorded, allowed_globals=scanned.allowed_globals, tolerance=options.tolerance
+            )
+            specs += (dockerfile.write(plan, specs, request, options.dockerfile_dir)[0],)
+    return specs
 
 
 def _build_locked(
@@ -278,19 +295,20 @@ def _build_and_verify(
     plan: Plan,
     *,
     scanned: Scanned,
-    specs: tuple[Path, ...],
+    out: Path,
     options: Options,
     backend: Backend,
     progress: Progress,
 ) -> Report:
     seconds = options.seconds
-    extra = tuple(getattr(backend, "last_warnings", ()))
-    prefix = (options.prefix or default_prefix(plan)).absolute()
-    key = plan_key(plan)
+    prefix = (options.prefix or default_prefix(plan, _channels(backend))).absolute()
+    key = plan_key(plan, _channels(backend))
     may_reuse = not options.force and not options.no_cache
     # A complete env is never modified in place, so it can be reused without the lock
     # (which costs a filelock import on the hot path of a cache hit).
     reused = may_reuse and _holds_plan(prefix, key)
+    specs = _write(plan, scanned, backend, out, options, progress, prefix if reused else None)
+    extra = tuple(getattr(backend, "last_warnings", ()))
     if reused:
         touch(prefix)
     else:

@@ -1,6 +1,6 @@
 """A real local conda channel for the conda backend's tests (no conda channel is reachable).
 
-Built by ``scripts/make_conda_channel.py`` from this machine's pyenv CPython and the PyPI
+Built by ``scripts/build_test_channel.py`` from this machine's pyenv CPython and the PyPI
 wheels of the example bundle's pins, under the per-user cache and keyed on its inputs:
 the first session builds it (~10 s with a warm pip cache), later ones reuse it at once.
 Import the fixture into a test module: ``from tests.integration.conda_channel import
@@ -18,7 +18,7 @@ import yaml
 
 from tests.conftest import EXAMPLE_BUNDLE, ROOT, pyenv_python
 
-SCRIPT = ROOT / "scripts" / "make_conda_channel.py"
+SCRIPT = ROOT / "scripts" / "build_test_channel.py"
 CHANNEL_PYTHON = "3.11"
 BUILD_TIMEOUT_S = 600
 

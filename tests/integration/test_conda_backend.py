@@ -1,6 +1,6 @@
 """``--backend conda`` end to end on a real local channel: real rattler solve and install.
 
-The channel (``conda_channel``) is built by ``scripts/make_conda_channel.py`` from this
+The channel (``conda_channel``) is built by ``scripts/build_test_channel.py`` from this
 machine's pyenv CPython and the example bundle's wheels; no conda binary is involved.
 """
 
@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from rebuild_env.backends.base import INCOMPLETE_MARKER, building, is_complete
-from rebuild_env.backends.conda import CHANNELS_ENV_VAR, CondaBackend
+from rebuild_env.backends.conda import CHANNELS_ENV_VAR, SOLUTION_FILE, CondaBackend
 from rebuild_env.rebuild import Options, plan_bundle
 from rebuild_env.spec import conda_lock
 from tests.conftest import EXAMPLE_BUNDLE, run_cli
@@ -150,3 +150,58 @@ def test_written_conda_files_rebuild_as_bundles(
     assert {(p.name, p.version, p.build) for p in again.package if p.manager == "conda"} == {
         (p.name, p.version, p.build) for p in before.package
     }
+
+
+def test_channel_flag_builds_into_the_cache_and_reuses_it(
+    tmp_path: Path, conda_channel: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(CHANNELS_ENV_VAR, raising=False)
+    directory = conda_channel.removeprefix("file://")  # a plain path works as well as a URL
+    args = ("--backend", "conda", "--channel", directory, "--out", tmp_path / "out", "--json")
+    first = run_cli(EXAMPLE_BUNDLE, *args)
+    assert first.code == 0, first.stderr
+    built = json.loads(first.stdout)
+    assert built["status"] == "identical" and built["reused_env"] is False
+    prefix = Path(built["prefix"])
+    assert prefix.name.startswith("conda-") and is_complete(prefix)
+
+    # the hit writes the spec files from the solution stored in the env, without solving
+    assert (prefix / SOLUTION_FILE).is_file()
+    (tmp_path / "out").rename(tmp_path / "first-out")
+    second = json.loads(run_cli(EXAMPLE_BUNDLE, *args, "--reverify").stdout)
+    assert second["reused_env"] is True and second["prefix"] == built["prefix"]
+    assert second["status"] == "identical"
+    for name in ("environment.yml", "conda-lock.yml", "conda-explicit.txt"):
+        assert (tmp_path / "out" / name).read_text() == (tmp_path / "first-out" / name).read_text()
+    located = run_cli("cache", "path", EXAMPLE_BUNDLE, "--backend", "conda", "-c", conda_channel)
+    assert located.code == 0 and located.stdout.strip() == built["prefix"]
+    # another channel is another environment
+    elsewhere = run_cli("cache", "path", EXAMPLE_BUNDLE, "--backend", "conda", "-c", "conda-forge")
+    assert elsewhere.code == 0 and elsewhere.stdout.strip() != built["prefix"]
+
+
+def test_external_conda_tool_failure_is_one_line_and_leaves_nothing(
+    tmp_path: Path, on_channel: str
+) -> None:
+    # No conda, mamba or micromamba can be installed here: a stand-in that fails the way
+    # they do proves the command is run, its failure reported, and the prefix removed.
+    tools = tmp_path / "bin"
+    tools.mkdir()
+    tool = tools / "micromamba"
+    log = tmp_path / "argv.txt"
+    tool.write_text(
+        f"#!/bin/sh\necho \"$@\" > {log}\necho 'critical libmamba Could not open lockfile' >&2\n"
+        "exit 1\n"
+    )
+    tool.chmod(0o755)
+    prefix = tmp_path / "env"
+    done = run_cli(
+        EXAMPLE_BUNDLE, "--backend", "conda", "--conda-exe", tool, "--prefix", prefix,
+        "--out", tmp_path / "out",
+    )
+    assert done.code == 4, done.stderr
+    assert "micromamba" in done.stderr.splitlines()[-1]
+    argv = log.read_text().split()
+    assert argv[:2] == ["create", "--yes"] and argv[argv.index("--prefix") + 1] == str(prefix)
+    assert argv[argv.index("--file") + 1].endswith("conda-explicit.txt")
+    assert not prefix.exists()

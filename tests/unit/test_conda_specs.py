@@ -137,3 +137,18 @@ def test_conda_exe_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(EXE_ENV_VAR, "micromamba")
     assert CondaBackend(["conda-forge"]).use_external == "micromamba"
     assert CondaBackend(["conda-forge"], use_external="mamba").use_external == "mamba"
+
+
+def test_stored_solution_round_trips_and_rejects_garbage(
+    written: tuple[CondaBackend, Path],
+) -> None:
+    from rebuild_env.spec import conda_solution
+
+    backend, _ = written
+    assert backend._solved is not None
+    solution = backend._solved[1].solution
+    assert solution.pip  # the round trip covers the pip: section too
+    assert conda_solution.from_json(conda_solution.to_json(solution)) == solution
+    for garbage in ({}, {"packages": [{"name": 1}]}, {"packages": None}):
+        with pytest.raises(ValueError):
+            conda_solution.from_json(garbage)

@@ -51,3 +51,12 @@ def test_any_change_to_the_environment_changes_the_key() -> None:
     ]
     keys = {plan_key(p) for p in changed}
     assert plan_key(base) not in keys and len(keys) == len(changed)
+
+
+def test_conda_channels_are_part_of_the_key() -> None:
+    plan = replace(_plan("numpy==1.26.4"), backend="conda")
+    forge = plan_key(plan, ("conda-forge",))
+    assert forge == plan_key(plan, ("conda-forge",))
+    assert forge != plan_key(plan, ("file:///srv/channel",))
+    assert forge != plan_key(plan, ("file:///srv/channel", "conda-forge"))
+    assert default_prefix(plan, ("conda-forge",)) != default_prefix(plan, ("file:///srv/channel",))

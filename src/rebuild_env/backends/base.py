@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,8 +48,14 @@ class Backend(Protocol):
 
     name: str
 
-    def write_specs(self, plan: Plan, out: Path) -> tuple[Path, ...]:
-        """Write the spec files a person can re-use without rebuild-env; return their paths."""
+    def write_specs(
+        self, plan: Plan, out: Path, *, built: Path | None = None
+    ) -> tuple[Path, ...]:
+        """Write the spec files a person can re-use without rebuild-env; return their paths.
+
+        ``built``: a complete environment this backend built for the same plan key, whose
+        recorded solution may be written instead of solving again.
+        """
         ...
 
     def build(self, plan: Plan, prefix: Path, specs: tuple[Path, ...]) -> Environment:
@@ -57,8 +63,10 @@ class Backend(Protocol):
         ...
 
 
-def get_backend(name: str) -> Backend:
-    """The backend called ``name``."""
+def get_backend(
+    name: str, *, channels: Sequence[str] = (), conda_exe: str | None = None
+) -> Backend:
+    """The backend called ``name``; ``channels`` and ``conda_exe`` configure conda's."""
     if name == "venv":
         from .venv import VenvBackend
 
@@ -71,7 +79,7 @@ def get_backend(name: str) -> Backend:
                 "the conda backend is not available in this version yet",
                 hint="use --backend venv",
             ) from None
-        backend: Backend = CondaBackend()
+        backend: Backend = CondaBackend(channels, use_external=conda_exe)
         return backend
     raise UsageError(f"unknown backend {name!r}", hint="use --backend venv or --backend conda")
 

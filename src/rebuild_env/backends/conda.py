@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import os
 import re
 import shutil
@@ -28,7 +29,7 @@ from .. import _subprocess
 from ..errors import BuildError, UsageError
 from ..interpreters import uv_binary
 from ..plan import Plan
-from ..spec import conda_lock, environment_yml, explicit
+from ..spec import conda_lock, conda_solution, environment_yml, explicit
 from ..spec.conda_solution import CondaSolution, PipPackage
 from . import conda_solve
 from .base import Environment, env_python
@@ -43,6 +44,7 @@ EXE_ENV_VAR = "REBUILD_ENV_CONDA_EXE"
 EXTERNAL_TOOLS = ("conda", "mamba", "micromamba")
 INSTALL_TIMEOUT_S = 1800.0
 PIP_LOCK_TIMEOUT_S = 120.0
+SOLUTION_FILE = "rebuild-env-conda-solution.json"
 _PATH_LIKE = re.compile(r"^(/|\.{1,2}/|~)")
 
 
@@ -152,9 +154,16 @@ class CondaBackend:
         self.last_warnings = list(solved.solution.warnings)
         return solved
 
-    def write_specs(self, plan: Plan, out: Path) -> tuple[Path, ...]:
-        """``environment.yml``, ``conda-lock.yml`` and ``conda-explicit.txt``."""
-        solution = self._solve(plan).solution
+    def write_specs(
+        self, plan: Plan, out: Path, *, built: Path | None = None
+    ) -> tuple[Path, ...]:
+        """``environment.yml``, ``conda-lock.yml`` and ``conda-explicit.txt``.
+
+        ``built``: a complete prefix this backend built for the same plan and channels; its
+        stored solution is written instead of solving again (a cache hit needs no repodata).
+        """
+        solution = (built and _stored_solution(built)) or self._solve(plan).solution
+        self.last_warnings = list(solution.warnings)
         return (
             environment_yml.write(plan, solution, out),
             conda_lock.write(solution, out),
@@ -181,7 +190,18 @@ class CondaBackend:
             raise BuildError("the conda environment has no bin/python", path=prefix)
         if solved.solution.pip:
             _install_pip(plan, solved.solution.pip, python)
+        (prefix / SOLUTION_FILE).write_text(
+            json.dumps(conda_solution.to_json(solved.solution)), encoding="utf-8"
+        )
         return Environment(prefix=prefix, python=python, backend=NAME)
+
+
+def _stored_solution(prefix: Path) -> CondaSolution | None:
+    try:
+        doc = json.loads((prefix / SOLUTION_FILE).read_text(encoding="utf-8"))
+        return conda_solution.from_json(doc)
+    except (OSError, ValueError):
+        return None
 
 
 def _install(records: list[object], prefix: Path) -> None:

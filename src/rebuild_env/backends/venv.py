@@ -36,8 +36,10 @@ class VenvBackend:
 
     name = NAME
 
-    def write_specs(self, plan: Plan, out: Path) -> tuple[Path, ...]:
-        """``requirements.txt``."""
+    def write_specs(
+        self, plan: Plan, out: Path, *, built: Path | None = None
+    ) -> tuple[Path, ...]:
+        """``requirements.txt`` (cheap to write, so ``built`` is not needed)."""
         return (requirements_txt.write(plan, out),)
 
     def build(self, plan: Plan, prefix: Path, specs: tuple[Path, ...]) -> Environment:

@@ -7,7 +7,8 @@ files always describe the same environment.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
+from typing import Any
 
 from ..plan import PlannedPackage
 
@@ -54,3 +55,41 @@ class CondaSolution:
     def package(self, name: str) -> CondaPackage | None:
         """A solved conda package by name."""
         return next((p for p in self.packages if p.name == name), None)
+
+
+def to_json(solution: CondaSolution) -> dict[str, Any]:
+    """The solution as JSON data (stored in a built prefix, so a cache hit need not solve)."""
+    return asdict(solution)
+
+
+def from_json(doc: dict[str, Any]) -> CondaSolution:
+    """The inverse of :func:`to_json`; raises ``ValueError`` on anything malformed."""
+    try:
+        packages = tuple(
+            CondaPackage(**{**p, "depends": tuple(p.get("depends", ()))}) for p in doc["packages"]
+        )
+        pip = tuple(
+            PipPackage(
+                planned=PlannedPackage(
+                    **{
+                        **p["planned"],
+                        "hashes": tuple(p["planned"].get("hashes", ())),
+                        "extras": tuple(p["planned"].get("extras", ())),
+                    }
+                ),
+                url=p.get("url", ""),
+                sha256=p.get("sha256", ""),
+            )
+            for p in doc.get("pip", ())
+        )
+        return CondaSolution(
+            channels=tuple(doc["channels"]),
+            platform=doc["platform"],
+            python_version=doc["python_version"],
+            requested=tuple(doc["requested"]),
+            packages=packages,
+            pip=pip,
+            warnings=tuple(doc.get("warnings", ())),
+        )
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a stored conda solution: {exc}") from None

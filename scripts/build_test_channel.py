@@ -1,6 +1,6 @@
 """Build a real local conda channel for tests: no conda channel is reachable from CI.
 
-    python scripts/make_conda_channel.py [OUTDIR] --python 3.11 -r requirements.txt
+    python scripts/build_test_channel.py [OUTDIR] --python 3.11 -r requirements.txt
 
 OUTDIR (default: a folder under the per-user cache, named after the inputs) becomes a
 ``file://`` conda channel holding

@@ -30,6 +30,7 @@ from ..errors import BuildError, UsageError
 from ..interpreters import uv_binary
 from ..plan import Plan
 from ..spec import conda_lock, conda_solution, environment_yml, explicit
+from ..spec._files import write_atomically
 from ..spec.conda_solution import CondaSolution, PipPackage
 from . import conda_solve
 from .base import Environment, env_python
@@ -45,6 +46,7 @@ EXTERNAL_TOOLS = ("conda", "mamba", "micromamba")
 INSTALL_TIMEOUT_S = 1800.0
 PIP_LOCK_TIMEOUT_S = 120.0
 SOLUTION_FILE = "rebuild-env-conda-solution.json"
+STORED_LOCK_FILE = "rebuild-env-conda-lock.yml"
 _PATH_LIKE = re.compile(r"^(/|\.{1,2}/|~)")
 
 
@@ -162,11 +164,18 @@ class CondaBackend:
         ``built``: a complete prefix this backend built for the same plan and channels; its
         stored solution is written instead of solving again (a cache hit needs no repodata).
         """
-        solution = (built and _stored_solution(built)) or self._solve(plan).solution
+        stored = _stored_solution(built) if built is not None else None
+        solution = stored or self._solve(plan).solution
         self.last_warnings = list(solution.warnings)
+        stored_lock = built / STORED_LOCK_FILE if built is not None else None
+        if stored is not None and stored_lock is not None and stored_lock.is_file():
+            # conda-lock's models cost 0.5 s to import: a cache hit copies the stored file.
+            lock = write_atomically(out, conda_lock.FILENAME, stored_lock.read_text("utf-8"))
+        else:
+            lock = conda_lock.write(solution, out)
         return (
             environment_yml.write(plan, solution, out),
-            conda_lock.write(solution, out),
+            lock,
             explicit.write(plan, solution, out),
         )
 
@@ -193,6 +202,9 @@ class CondaBackend:
         (prefix / SOLUTION_FILE).write_text(
             json.dumps(conda_solution.to_json(solved.solution)), encoding="utf-8"
         )
+        for spec in specs:
+            if spec.name == conda_lock.FILENAME:
+                shutil.copyfile(spec, prefix / STORED_LOCK_FILE)
         return Environment(prefix=prefix, python=python, backend=NAME)
 
 

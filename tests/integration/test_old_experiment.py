@@ -3,8 +3,10 @@ and a model whose requirements.txt names the wrong scikit-learn."""
 
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
+import sys
 from pathlib import Path
 
 import joblib
@@ -15,7 +17,9 @@ from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 
 from rebuild_env.interpreters import uv_binary
-from tests.conftest import pyenv_python, run_cli
+from tests.conftest import ROOT, pyenv_python, run_cli
+
+CHANNEL_SCRIPT = ROOT / "scripts" / "build_test_channel.py"
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -39,11 +43,14 @@ def _run(*args: str | Path) -> str:
     return done.stdout
 
 
-def test_python38_sklearn024_experiment_rebuilds_identical(tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A bundle made the old way: Python 3.8, scikit-learn 0.24.2, a pip freeze."""
     py38 = pyenv_python("3.8")
     uv = uv_binary()
     if py38 is None or uv is None:
         pytest.skip("needs a Python 3.8 interpreter and uv")
+    tmp_path = tmp_path_factory.mktemp("old-experiment")
     author = tmp_path / "author-env"
     _run(uv, "venv", "--quiet", "--python", py38, author)
     _run(uv, "pip", "install", "--quiet", "--python", author / "bin" / "python",
@@ -57,16 +64,42 @@ def test_python38_sklearn024_experiment_rebuilds_identical(tmp_path: Path) -> No
         author / "bin" / "python", "-c", "import platform; print(platform.python_version())"
     )
     (bundle / ".python-version").write_text(version)
+    return bundle
 
-    result = run_cli(bundle, "--prefix", tmp_path / "env", "--out", tmp_path / "out", "--json")
-    assert result.code == 0, result.stdout + result.stderr
-    import json
 
-    doc = json.loads(result.stdout)
+def _assert_old_stack_identical(stdout: str) -> None:
+    doc = json.loads(stdout)
     assert doc["python"]["version"].startswith("3.8.")
     assert doc["verification"]["versions"]["scikit-learn"] == "0.24.2"
     assert doc["verification"]["versions"]["numpy"] == "1.19.5"
     assert doc["status"] == "identical" and doc["verification"]["comparison"]["equal_rows"] == 150
+
+
+def test_python38_sklearn024_experiment_rebuilds_identical(
+    experiment: Path, tmp_path: Path
+) -> None:
+    result = run_cli(experiment, "--prefix", tmp_path / "env", "--out", tmp_path / "out", "--json")
+    assert result.code == 0, result.stdout + result.stderr
+    _assert_old_stack_identical(result.stdout)
+
+
+def test_python38_experiment_rebuilds_with_conda(experiment: Path, tmp_path: Path) -> None:
+    """The same old experiment through --backend conda, on a local channel holding a
+    repackaged CPython 3.8 and conda packages converted from the frozen pins' wheels."""
+    done = subprocess.run(
+        [sys.executable, CHANNEL_SCRIPT, "--python", "3.8", "-r", experiment / "requirements.txt"],
+        capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    channel = done.stdout.strip().splitlines()[-1]
+    result = run_cli(
+        experiment, "--backend", "conda", "-c", channel, "--prefix", tmp_path / "env",
+        "--out", tmp_path / "out", "--json",
+    )  # fmt: skip
+    assert result.code == 0, result.stdout + result.stderr
+    _assert_old_stack_identical(result.stdout)
+    meta = {p.name.rsplit("-", 2)[0] for p in (tmp_path / "env" / "conda-meta").glob("*.json")}
+    assert {"python", "numpy", "scikit-learn", "scipy"} <= meta
 
 
 def test_wrong_scikit_learn_pin_is_caught(tmp_path: Path) -> None:

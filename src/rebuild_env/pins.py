@@ -100,6 +100,10 @@ class ModelSpec:
     method: str = "predict"
     trusted_types: tuple[str, ...] = ()
     """Types the author trusted for a ``skops`` file (MLflow's ``skops_trusted_types``)."""
+    input_columns: tuple[tuple[str, str], ...] = ()
+    """The input's columns and dtypes as the author recorded them (an MLflow signature)."""
+    input_tensor: tuple[str, tuple[int, ...]] | None = None
+    """Or the input as one tensor: dtype and shape (``-1`` for any number of rows)."""
 
 
 @dataclass(frozen=True)

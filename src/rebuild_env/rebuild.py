@@ -219,7 +219,7 @@ def rebuild(
     plan, scanned = plan_bundle(bundle, options, progress)
     out = options.out or DEFAULT_OUT / plan.recorded.bundle_dir.resolve().name
     if options.dry_run:
-        specs = _write(plan, scanned, backend, out, options, progress)
+        specs = _write(plan, scanned, backend, out, options, progress=progress)
         extra = tuple(getattr(backend, "last_warnings", ()))
         return Report(
             plan, "planned", spec_files=specs, scan=scanned.summary, warnings=extra, seconds=seconds
@@ -228,7 +228,12 @@ def rebuild(
         with tempfile.TemporaryDirectory(prefix="rebuild-env-") as tmp:
             temporary = Options(**{**options.__dict__, "prefix": Path(tmp) / "env"})
             report = _build_and_verify(
-                plan, scanned=scanned, out=out, options=temporary, backend=backend, progress=progress
+                plan,
+                scanned=scanned,
+                out=out,
+                options=temporary,
+                backend=backend,
+                progress=progress,
             )
             return replace(report, prefix=None)
     return _build_and_verify(
@@ -242,6 +247,7 @@ def _write(
     backend: Backend,
     out: Path,
     options: Options,
+    *,
     progress: Progress,
     built: Path | None = None,
 ) -> tuple[Path, ...]:
@@ -307,7 +313,9 @@ def _build_and_verify(
     # A complete env is never modified in place, so it can be reused without the lock
     # (which costs a filelock import on the hot path of a cache hit).
     reused = may_reuse and _holds_plan(prefix, key)
-    specs = _write(plan, scanned, backend, out, options, progress, prefix if reused else None)
+    specs = _write(
+        plan, scanned, backend, out, options, progress=progress, built=prefix if reused else None
+    )
     extra = tuple(getattr(backend, "last_warnings", ()))
     if reused:
         touch(prefix)

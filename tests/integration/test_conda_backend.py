@@ -196,8 +196,15 @@ def test_external_conda_tool_failure_is_one_line_and_leaves_nothing(
     tool.chmod(0o755)
     prefix = tmp_path / "env"
     done = run_cli(
-        EXAMPLE_BUNDLE, "--backend", "conda", "--conda-exe", tool, "--prefix", prefix,
-        "--out", tmp_path / "out",
+        EXAMPLE_BUNDLE,
+        "--backend",
+        "conda",
+        "--conda-exe",
+        tool,
+        "--prefix",
+        prefix,
+        "--out",
+        tmp_path / "out",
     )
     assert done.code == 4, done.stderr
     assert "micromamba" in done.stderr.splitlines()[-1]

@@ -216,3 +216,16 @@ def test_real_published_bundles_read_cleanly(folder: Path) -> None:
         assert recorded.python is not None
         assert recorded.pin("scikit-learn") is not None
         assert recorded.pin("mlflow") is None
+
+
+def test_signature_is_kept_for_generating_an_input(bundle: Path) -> None:
+    (bundle / "MLmodel").write_text(MLMODEL + SIGNATURE)
+    model = read_bundle(bundle).model
+    assert model.input_columns == (("a", "int64"), ("b", "float64"))
+    tensor = (
+        'signature:\n  inputs: \'[{"type": "tensor", "tensor-spec": '
+        '{"dtype": "float32", "shape": [-1, 4]}}]\'\n'
+    )
+    (bundle / "MLmodel").write_text(MLMODEL + tensor)
+    model = read_bundle(bundle).model
+    assert model.input_columns == () and model.input_tensor == ("float32", (-1, 4))

@@ -48,9 +48,7 @@ class Backend(Protocol):
 
     name: str
 
-    def write_specs(
-        self, plan: Plan, out: Path, *, built: Path | None = None
-    ) -> tuple[Path, ...]:
+    def write_specs(self, plan: Plan, out: Path, *, built: Path | None = None) -> tuple[Path, ...]:
         """Write the spec files a person can re-use without rebuild-env; return their paths.
 
         ``built``: a complete environment this backend built for the same plan key, whose

@@ -156,9 +156,7 @@ class CondaBackend:
         self.last_warnings = list(solved.solution.warnings)
         return solved
 
-    def write_specs(
-        self, plan: Plan, out: Path, *, built: Path | None = None
-    ) -> tuple[Path, ...]:
+    def write_specs(self, plan: Plan, out: Path, *, built: Path | None = None) -> tuple[Path, ...]:
         """``environment.yml``, ``conda-lock.yml`` and ``conda-explicit.txt``.
 
         ``built``: a complete prefix this backend built for the same plan and channels; its

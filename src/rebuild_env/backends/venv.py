@@ -36,9 +36,7 @@ class VenvBackend:
 
     name = NAME
 
-    def write_specs(
-        self, plan: Plan, out: Path, *, built: Path | None = None
-    ) -> tuple[Path, ...]:
+    def write_specs(self, plan: Plan, out: Path, *, built: Path | None = None) -> tuple[Path, ...]:
         """``requirements.txt`` (cheap to write, so ``built`` is not needed)."""
         return (requirements_txt.write(plan, out),)
 

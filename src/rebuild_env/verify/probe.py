@@ -11,6 +11,7 @@
 # Defence in depth: unless the user trusted the file, the model is unpickled with a
 # restricted unpickler that resolves only the globals the host's static scan approved.
 import json
+import numbers
 import os
 import sys
 import time
@@ -128,16 +129,154 @@ def load_input(path):
     raise ValueError("unknown sample kind %r" % (kind,))
 
 
-def generate_input(model):
+# Where a fitted estimator keeps its number of input features, newest sklearn first.
+_N_FEATURES_ATTRS = ("n_features_in_", "n_features_", "n_input_features_", "_n_features")
+# Fitted arrays whose last axis is the number of input features.
+_FEATURE_AXIS_ATTRS = (
+    "coef_",
+    "cluster_centers_",
+    "components_",
+    "support_vectors_",
+    "theta_",
+    "means_",
+    "mean_",
+    "scale_",
+    "var_",
+    "data_min_",
+    "center_",
+    "_fit_X",
+    "feature_importances_",
+)
+
+
+def _inner_estimators(model):
+    """The estimators whose input is the model's input: first step, wrapped, ensemble member."""
+    steps = getattr(model, "steps", None)
+    if isinstance(steps, list):
+        for step in steps:
+            estimator = step[1] if isinstance(step, tuple) and len(step) > 1 else None
+            if estimator is not None and not isinstance(estimator, str):
+                yield estimator
+                break
+    for attr in ("best_estimator_", "estimator_", "base_estimator_", "regressor_"):
+        inner = _quietly(model, attr)
+        if inner is not None and inner is not model:
+            yield inner
+    members = getattr(model, "estimators_", None)
+    if isinstance(members, list) and members:
+        first = members[0]
+        yield first[0] if isinstance(first, (list, tuple)) and first else first
+
+
+def _quietly(model, attr):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # n_features_ is deprecated on sklearn 1.0-1.1
+        try:
+            return getattr(model, attr, None)
+        except Exception:
+            return None
+
+
+def n_features(model, depth=0):
+    """The number of input features a fitted model expects, from what it stored."""
+    if model is None or depth > 6:
+        return None
+    for attr in _N_FEATURES_ATTRS:
+        n = _quietly(model, attr)
+        if isinstance(n, numbers.Integral) and not isinstance(n, bool) and n > 0:
+            return int(n)
+    tree = _quietly(model, "tree_")
+    n = getattr(tree, "n_features", None)
+    if isinstance(n, numbers.Integral) and n > 0:
+        return int(n)
+    for inner in _inner_estimators(model):
+        n = n_features(inner, depth + 1)
+        if n:
+            return n
+    for attr in _FEATURE_AXIS_ATTRS:
+        shape = getattr(_quietly(model, attr), "shape", None)
+        if shape:
+            return int(shape[-1])
+    return None
+
+
+def feature_names(model, depth=0):
+    """The column names a fitted model was trained on, if it stored them."""
+    if model is None or depth > 6:
+        return None
+    for attr in ("feature_names_in_", "_feature_names_in"):
+        names = _quietly(model, attr)
+        if names is not None and len(names):
+            return [str(n) for n in names]
+    names = _column_transformer_names(model)
+    if names:
+        return names
+    for inner in _inner_estimators(model):
+        names = feature_names(inner, depth + 1)
+        if names:
+            return names
+    return None
+
+
+def _column_transformer_names(model):
+    """The DataFrame columns an old ColumnTransformer selects by name, in order."""
+    specs = _quietly(model, "transformers")
+    if not isinstance(specs, list) or _quietly(model, "remainder") not in ("drop", None):
+        return None
+    names = []
+    for spec in specs:
+        columns = spec[2] if isinstance(spec, tuple) and len(spec) == 3 else None
+        if isinstance(columns, str):
+            columns = [columns]
+        if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+            return None
+        names += [c for c in columns if c not in names]
+    return names or None
+
+
+def _column(rng, dtype, rows):
     import numpy as np
 
-    n = getattr(model, "n_features_in_", None)
+    kind = np.dtype(dtype).kind if dtype not in ("object", "str", "string") else "O"
+    if kind == "b":
+        return rng.randint(0, 2, size=rows).astype(bool)
+    if kind in "iu":
+        return rng.randint(0, 4, size=rows).astype(dtype)
+    if kind == "f":
+        return rng.normal(size=rows).astype(dtype)
+    if kind == "M":
+        return np.datetime64("2020-01-01") + rng.randint(0, 1000, size=rows).astype(
+            "timedelta64[D]"
+        )
+    return np.array(["a", "b", "c"], dtype=object)[rng.randint(0, 3, size=rows)]
+
+
+def generate_input(model, schema=None):
+    """An input of the right shape and dtypes: from the recorded schema, else the model."""
+    import numpy as np
+
+    rng = np.random.RandomState(GENERATED_SEED)
+    schema = schema or {}
+    columns = schema.get("columns")
+    if columns:
+        import pandas as pd
+
+        data = [(name, _column(rng, dtype, GENERATED_ROWS)) for name, dtype in columns]
+        return pd.DataFrame(dict(data), columns=[name for name, _ in columns])
+    tensor = schema.get("tensor")
+    if tensor and len(tensor["shape"]) == 2 and tensor["shape"][1] > 0:
+        width = int(tensor["shape"][1])
+        return np.stack([_column(rng, tensor["dtype"], GENERATED_ROWS) for _ in range(width)], 1)
+    n = n_features(model)
+    names = feature_names(model)
+    if names and (n is None or len(names) > n):
+        n = len(names)
     if n is None:
         return None
-    rng = np.random.RandomState(GENERATED_SEED)
+    if names and len(names) < n:  # an old ColumnTransformer that also passes others through
+        names = names + ["extra_%d" % i for i in range(n - len(names))]
     data = rng.normal(size=(GENERATED_ROWS, int(n)))
-    names = getattr(model, "feature_names_in_", None)
-    if names is not None:
+    if names is not None and len(names) == n:
         try:
             import pandas as pd
         except ImportError:  # the bundle does not pin pandas: plain columns still predict
@@ -294,7 +433,7 @@ def _predict(model, request, result):
             result["input"] = "recorded"
         else:
             result["input"] = "generated"
-            sample = generate_input(model)
+            sample = generate_input(model, request.get("input_schema"))
             if sample is None:
                 result["input"] = None
         if sample is None:

@@ -83,7 +83,19 @@ def request_for(
         else None,
         "tolerance": tolerance,
         "skops_trusted": list(recorded.model.trusted_types),
+        "input_schema": _input_schema(recorded),
     }
+
+
+def _input_schema(recorded: RecordedEnv) -> dict[str, Any] | None:
+    """What the author recorded about the input's layout, for generating one."""
+    model = recorded.model
+    if model.input_columns:
+        return {"columns": [list(c) for c in model.input_columns]}
+    if model.input_tensor is not None:
+        dtype, shape = model.input_tensor
+        return {"tensor": {"dtype": dtype, "shape": list(shape)}}
+    return None
 
 
 def run_probe(

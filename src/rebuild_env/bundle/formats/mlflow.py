@@ -204,7 +204,7 @@ def _signature_dtypes(mlmodel: dict[str, Any]) -> dict[str, str]:
     return dtypes
 
 
-def _tensor_dtype(mlmodel: dict[str, Any]) -> str | None:
+def _tensor_spec(mlmodel: dict[str, Any]) -> dict[str, Any] | None:
     signature = mlmodel.get("signature")
     inputs = signature.get("inputs") if isinstance(signature, dict) else None
     try:
@@ -214,8 +214,24 @@ def _tensor_dtype(mlmodel: dict[str, Any]) -> str | None:
     if isinstance(specs, list) and len(specs) == 1 and isinstance(specs[0], dict):
         tensor = specs[0].get("tensor-spec")
         if isinstance(tensor, dict) and isinstance(tensor.get("dtype"), str):
-            return str(tensor["dtype"])
+            return tensor
     return None
+
+
+def _tensor_dtype(mlmodel: dict[str, Any]) -> str | None:
+    tensor = _tensor_spec(mlmodel)
+    return str(tensor["dtype"]) if tensor else None
+
+
+def _input_tensor(mlmodel: dict[str, Any]) -> tuple[str, tuple[int, ...]] | None:
+    """The signature's tensor input as (dtype, shape), when it is one usable tensor."""
+    tensor = _tensor_spec(mlmodel)
+    shape = tensor.get("shape") if tensor else None
+    if not tensor or not isinstance(shape, list) or not 1 <= len(shape) <= 2:
+        return None
+    if not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
+        return None
+    return str(tensor["dtype"]), tuple(shape)
 
 
 def convert_example(doc: Any, mlmodel: dict[str, Any]) -> dict[str, Any]:
@@ -391,6 +407,8 @@ def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:
             if isinstance(pyfunc, dict)
             else "predict",
             trusted_types=tuple(str(t) for t in trusted) if isinstance(trusted, list) else (),
+            input_columns=tuple(_signature_dtypes(mlmodel).items()),
+            input_tensor=_input_tensor(mlmodel),
         ),
         pins=tuple(pins),
         constraints=tuple(chosen.constraints),

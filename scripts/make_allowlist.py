@@ -19,8 +19,10 @@ from pathlib import Path
 from rebuild_env.pickle_scan import scan_file
 from rebuild_env.pickle_scan.allowlist import forbidden
 
-ALLOWLIST = Path(__file__).resolve().parent.parent / "src" / "rebuild_env" / "pickle_scan" / "allowlist.txt"
-MAKE_MODELS = r'''
+ALLOWLIST = (
+    Path(__file__).resolve().parent.parent / "src" / "rebuild_env" / "pickle_scan" / "allowlist.txt"
+)
+MAKE_MODELS = r"""
 import sys, pickle, warnings
 warnings.filterwarnings("ignore")
 import numpy as np, joblib
@@ -83,7 +85,7 @@ for name, model in models.items():
     for proto in (2, pickle.HIGHEST_PROTOCOL):
         with open("%s/%s.p%d.pkl" % (out, name, proto), "wb") as f:
             pickle.dump(model, f, protocol=proto)
-'''
+"""
 
 
 def main() -> int:

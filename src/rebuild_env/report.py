@@ -77,6 +77,9 @@ class Report:
             text += _comparison_text(probe.comparison, self.status)
         if probe is not None and probe.input == "generated" and self.status == "predicts":
             text = "loads and predicts on a generated input of the right shape (no recorded sample)"
+        if probe is not None and probe.input == "generated" and self.status == "loads":
+            last = probe.error.last_line if probe.error is not None else "no details"
+            text = f"loads; predicting on a generated input failed ({last}), no recorded sample"
         if (
             probe is not None
             and probe.error is not None

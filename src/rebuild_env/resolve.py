@@ -297,7 +297,7 @@ class _Resolver:
             except BuildError as exc:
                 raise ResolveError(
                     "the recorded requirements cannot be resolved together for Python "
-                    f"{python_version}: {_last_line(exc.output)}",
+                    f"{python_version}: {_resolver_reason(exc.output)}",
                     hint="see the requirements file; pass --python to try another version",
                 ) from None
         packages = []
@@ -333,6 +333,15 @@ def _release(files: list[index.ReleaseFile], version: str) -> list[index.Release
     except InvalidVersion:
         return []
     return [f for f in files if f.version == wanted]
+
+
+def _resolver_reason(output: str) -> str:
+    """The first cause in uv's explanation (``Because X depends on Y``), else its last line."""
+    for line in output.splitlines():
+        text = line.strip().removeprefix("cause:").strip().removeprefix("╰─▶ ").strip()
+        if text.startswith("Because "):
+            return text.split(", we can conclude")[0]
+    return _last_line(output)
 
 
 def _last_line(output: str) -> str:

@@ -69,8 +69,10 @@ def test_reads_model_python_pins_and_drops_mlflow(bundle: Path) -> None:
     assert {p.name: p.specifier for p in recorded.pins} == {
         "cloudpickle": "==2.2.1",
         "scikit-learn": "==1.3.2",
+        "pandas": "",  # mlflow's own dependency: MLflow models are fed DataFrames
     }
     assert any("not installing mlflow==2.9.2" in n for n in recorded.notes)
+    assert any("pandas added" in n for n in recorded.notes)
 
 
 def test_disagreeing_sources_say_which_won(bundle: Path) -> None:

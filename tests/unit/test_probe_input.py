@@ -118,3 +118,37 @@ def test_recorded_tensor_shape_gives_an_array() -> None:
 
 def test_nothing_known_means_no_input() -> None:
     assert probe.generate_input(object()) is None
+
+
+@pytest.mark.parametrize("old", [False, True], ids=["new", "old"])
+@pytest.mark.parametrize("by", ["name", "position", "slice"])
+def test_one_hot_columns_get_categories_the_encoder_knows(by: str, old: bool) -> None:
+    frame = FRAME.assign(city=np.where(X[:, 2] > 0, "paris", "lyon"))
+    select = {
+        "name": (["age", "income"], ["city"]),
+        "position": ([0, 1], [2]),
+        "slice": (slice(0, 2), slice(2, 3)),
+    }[by]
+    model = Pipeline(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [
+                        ("num", StandardScaler(), select[0]),
+                        ("cat", Pipeline([("enc", OneHotEncoder())]), select[1]),
+                    ]
+                ),
+            ),
+            ("clf", LogisticRegression()),
+        ]
+    ).fit(frame if by == "name" else frame.to_numpy(dtype=object), y)
+    if old:  # what a 0.2x ColumnTransformer stored instead of n_features_in_ / names
+        _as_old(model)
+        model.steps[0][1]._n_features = 3
+        if by == "name":
+            model.steps[0][1]._df_columns = frame.columns
+    sample = probe.generate_input(model)
+    cities = sample["city"] if by == "name" else sample[:, 2]
+    assert set(cities) <= {"paris", "lyon"}
+    assert model.predict(sample).shape == (probe.GENERATED_ROWS,)

@@ -129,3 +129,21 @@ def test_unrecorded_python_is_the_newest_with_wheels_for_every_pin() -> None:
     # numpy 1.19.5 has wheels up to cp39; scikit-learn 0.24.2 too.
     assert plan.python_version.startswith("3.9.")
     assert any("records no Python version" in w for w in plan.warnings)
+
+
+def test_resolver_failure_names_its_first_cause() -> None:
+    from rebuild_env.resolve import _resolver_reason
+
+    output = (
+        "error: No solution found when resolving dependencies\n"
+        "  cause: Because the requested Python version (>=3.9) does not satisfy Python>=3.11 "
+        "and scikit-learn==1.9.1 depends on Python>=3.11, we can conclude that "
+        "scikit-learn==1.9.1 cannot be used.\n"
+        "         And because only scikit-learn<=1.9.1 is available, we can conclude that "
+        "your requirements are unsatisfiable.\n\nhint: The `--python-version` value ...\n"
+    )
+    assert _resolver_reason(output) == (
+        "Because the requested Python version (>=3.9) does not satisfy Python>=3.11 "
+        "and scikit-learn==1.9.1 depends on Python>=3.11"
+    )
+    assert _resolver_reason("error: something else\n") == "something else"

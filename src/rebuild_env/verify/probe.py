@@ -204,7 +204,7 @@ def feature_names(model, depth=0):
     """The column names a fitted model was trained on, if it stored them."""
     if model is None or depth > 6:
         return None
-    for attr in ("feature_names_in_", "_feature_names_in"):
+    for attr in ("feature_names_in_", "_feature_names_in", "_df_columns"):
         names = _quietly(model, attr)
         if names is not None and len(names):
             return [str(n) for n in names]
@@ -232,6 +232,67 @@ def _column_transformer_names(model):
             return None
         names += [c for c in columns if c not in names]
     return names or None
+
+
+def _encoder_categories(transformer):
+    """``categories_`` of an encoder, or of the encoder inside a small pipeline."""
+    candidates = [transformer]
+    steps = getattr(transformer, "steps", None)
+    if isinstance(steps, list):
+        candidates += [s[1] for s in steps if isinstance(s, tuple) and len(s) > 1]
+    for candidate in candidates:
+        categories = _quietly(candidate, "categories_")
+        if categories is not None:
+            return list(categories)
+    return None
+
+
+def _column_indices(columns, n, names):
+    """Input column positions of a ColumnTransformer column selection (None: unknown)."""
+    if isinstance(columns, slice):
+        return list(range(n))[columns]
+    if isinstance(columns, (str, numbers.Integral)):
+        columns = [columns]
+    try:
+        columns = list(columns)
+    except TypeError:  # a callable selector
+        return None
+    if columns and all(type(c).__name__ in ("bool", "bool_") for c in columns):
+        return [i for i, flag in enumerate(columns) if flag]
+    out = []
+    for column in columns:
+        if isinstance(column, numbers.Integral):
+            out.append(int(column))
+        elif isinstance(column, str) and names and column in names:
+            out.append(names.index(column))
+        else:
+            return None
+    return out
+
+
+def categorical_columns(model, n, names, depth=0):
+    """{input column: categories} for the encoders that read the model's input directly."""
+    if model is None or depth > 6:
+        return {}
+    own = _quietly(model, "categories_")
+    if own is not None and len(own) == n:
+        return dict(enumerate(own))
+    fitted = _quietly(model, "transformers_")
+    if isinstance(fitted, list):
+        found = {}
+        for spec in fitted:
+            if not (isinstance(spec, tuple) and len(spec) == 3):
+                continue
+            categories = _encoder_categories(spec[1])
+            indices = _column_indices(spec[2], n, names) if categories is not None else None
+            if indices and len(indices) == len(categories):
+                found.update(zip(indices, categories))
+        return found
+    for inner in _inner_estimators(model):
+        found = categorical_columns(inner, n, names, depth + 1)
+        if found:
+            return found
+    return {}
 
 
 def _column(rng, dtype, rows):
@@ -275,6 +336,9 @@ def generate_input(model, schema=None):
         return None
     if names and len(names) < n:  # an old ColumnTransformer that also passes others through
         names = names + ["extra_%d" % i for i in range(n - len(names))]
+    categories = categorical_columns(model, n, names)
+    if categories:  # an encoder would reject values it never saw: draw from what it knows
+        return _mixed_input(rng, n, names, categories)
     data = rng.normal(size=(GENERATED_ROWS, int(n)))
     if names is not None and len(names) == n:
         try:
@@ -282,6 +346,30 @@ def generate_input(model, schema=None):
         except ImportError:  # the bundle does not pin pandas: plain columns still predict
             return data
         return pd.DataFrame(data, columns=list(names))
+    return data
+
+
+def _mixed_input(rng, n, names, categories):
+    import numpy as np
+
+    columns = []
+    for i in range(n):
+        known = categories.get(i)
+        if known is not None and len(known):
+            known = np.asarray(known)
+            columns.append(known[rng.randint(0, len(known), size=GENERATED_ROWS)])
+        else:
+            columns.append(rng.normal(size=GENERATED_ROWS))
+    if names:
+        try:
+            import pandas as pd
+        except ImportError:
+            pass
+        else:
+            return pd.DataFrame(dict(zip(names, columns)), columns=list(names))
+    data = np.empty((GENERATED_ROWS, n), dtype=object)
+    for i, column in enumerate(columns):
+        data[:, i] = column
     return data
 
 

@@ -357,6 +357,11 @@ def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:
             f"not installing {', '.join(dropped)}: the scikit-learn flavor is loaded with "
             f"{loader} directly, MLflow is not needed to load or verify it"
         )
+        if not any(p.name == "pandas" for p in pins):
+            # MLflow always brought pandas along, and MLflow models are fed DataFrames: a
+            # model fitted on one selects its columns by name and needs pandas to predict.
+            pins.append(Pin(name="pandas", source=f"{MLMODEL} (a dependency of mlflow)"))
+            notes.append("pandas added: it came with mlflow, and MLflow models take DataFrames")
     needed = LOADER_DISTRIBUTIONS.get(loader)
     if needed and not any(p.name == needed for p in pins):
         pins.append(Pin(name=needed, source=f"{MLMODEL} serialization_format {serialization}"))

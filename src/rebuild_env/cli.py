@@ -27,6 +27,7 @@ EXIT_CODES_HELP = """exit codes:
   7  the model file was refused as unsafe (static scan or restricted unpickler)
   8  verification timed out
   9  verified, but the model warned that it was saved by another library version
+ 10  the model loads, but no recorded or generated input could check that it predicts
 130  interrupted"""
 
 

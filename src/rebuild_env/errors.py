@@ -23,6 +23,7 @@ class ExitCode(IntEnum):
     UNSAFE_MODEL = 7
     VERIFY_TIMEOUT = 8
     VERSION_WARNING = 9
+    LOADS_ONLY = 10
     INTERRUPTED = 130
 
 

@@ -17,7 +17,7 @@ _STATUS = {
     "identical": (ExitCode.OK, "predictions identical"),
     "within-tolerance": (ExitCode.OK, "predictions equal within the given tolerance"),
     "predicts": (ExitCode.OK, "loads and predicts (no recorded output to compare with)"),
-    "loads": (ExitCode.OK, "loads (no input to predict on)"),
+    "loads": (ExitCode.LOADS_ONLY, "loads (no input to predict on)"),
     "planned": (ExitCode.OK, "planned (dry run: nothing built)"),
     "differs": (ExitCode.PREDICTIONS_DIFFER, "predictions differ"),
     "failed": (ExitCode.MODEL_FAILED, "the model failed"),
@@ -199,7 +199,7 @@ class Report:
             lines.append(
                 f"drift    {name}: planned {versions['planned']}, imported {versions['imported']}"
             )
-        marks = {ExitCode.OK: "ok", ExitCode.VERSION_WARNING: "WARN"}
+        marks = {ExitCode.OK: "ok", ExitCode.VERSION_WARNING: "WARN", ExitCode.LOADS_ONLY: "LOADS"}
         mark = marks.get(self.exit_code, "FAIL")
         lines.append(f"{mark:<8} {self.headline()}")
         return "\n".join(lines)
@@ -224,7 +224,11 @@ class Report:
         warnings = [f"[yellow]![/yellow] {w}" for w in self.all_warnings()]
         ok = self.exit_code == ExitCode.OK
         colour = (
-            "green" if ok else "yellow" if self.exit_code == ExitCode.VERSION_WARNING else "red"
+            "green"
+            if ok
+            else "yellow"
+            if self.exit_code in (ExitCode.VERSION_WARNING, ExitCode.LOADS_ONLY)
+            else "red"
         )
         total = sum(self.seconds.values())
         summary = "\n".join(

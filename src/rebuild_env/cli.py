@@ -14,6 +14,7 @@ from typing import Any
 
 from . import __version__
 from .errors import ExitCode, RebuildEnvError, UsageError
+from .help_examples import add_examples
 
 COMMANDS = ("rebuild", "plan", "inspect", "save", "cache", "verify")
 EXIT_CODES_HELP = """exit codes:
@@ -167,6 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
     prune.add_argument("--older-than", type=float, metavar="DAYS", help="unused for DAYS days")
     _common(prune)
     _common(cache_sub.add_parser("clear", help="remove every cached environment"))
+    add_examples(parser)
     return parser
 
 

@@ -234,8 +234,8 @@ class _Resolver:
             return ""
         dates = []
         for pin in pins:
-            if pin.version and files.get(pin.name):
-                uploaded = index.upload_date(_release(files[pin.name], pin.version))
+            if pin.specifier and files.get(pin.name):
+                uploaded = index.upload_date(_earliest_match(files[pin.name], pin))
                 if uploaded:
                     dates.append(uploaded)
         if not dates:
@@ -335,6 +335,23 @@ def _release(files: list[index.ReleaseFile], version: str) -> list[index.Release
     return [f for f in files if f.version == wanted]
 
 
+def _earliest_match(files: list[index.ReleaseFile], pin: Pin) -> list[index.ReleaseFile]:
+    """The files of the oldest release that satisfies ``pin``.
+
+    That release's date is the earliest moment the recorded constraint could be met:
+    ``requests==2.26.*`` dates the record no earlier than 2.26.0, ``numpy>=1.20`` no
+    earlier than 1.20.0. Exact pins are their own oldest match.
+    """
+    if pin.version:
+        return _release(files, pin.version)
+    try:
+        spec = SpecifierSet(pin.specifier)
+    except InvalidSpecifier:
+        return []
+    matching = sorted({f.version for f in files if not f.yanked and spec.contains(f.version)})
+    return [f for f in files if matching and f.version == matching[0]]
+
+
 def _resolver_reason(output: str) -> str:
     """The first cause in uv's explanation (``Because X depends on Y``), else its last line."""
     for line in output.splitlines():
@@ -379,7 +396,7 @@ def make_plan(
         from . import index  # only here: a closed manifest never asks the index
 
         files = index.release_files(
-            [p.name for p in pins if p.version], url=recorded.index.index_url
+            [p.name for p in pins if p.specifier], url=recorded.index.index_url
         )
         if files is None and pins:
             resolver.warnings.append(
@@ -403,7 +420,7 @@ def make_plan(
     else:
         exclude = resolver.exclude_newer(pins, files)
         packages = resolver.compile(pins, python_version, exclude, interp.path if interp else None)
-        unpinned = [p.name for p in pins if not p.version and not p.url]
+        unpinned = [p.name for p in pins if not p.specifier and not p.url]
         if unpinned and exclude:
             resolver.warnings.append(
                 f"unpinned {', '.join(unpinned)} resolved as of {exclude} "

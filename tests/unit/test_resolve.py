@@ -118,6 +118,19 @@ def test_loose_pins_resolve_as_of_the_recorded_release() -> None:
 
 
 @pytest.mark.network
+def test_a_series_pin_dates_the_record_by_its_oldest_matching_release() -> None:
+    # conda's `requests=2.26` is `requests==2.26.*`; with an exact pin from 2019 beside it the
+    # record cannot predate requests 2.26.0 (July 2021), or nothing satisfies it.
+    plan = make_plan(
+        _recorded(_pin("requests==2.26.*"), _pin("requests-toolbelt==0.9.1"), python="3.9"),
+        resolve=True,
+    )
+    assert plan.exclude_newer.startswith("2021-07")
+    assert plan.package("requests").version == "2.26.0"  # type: ignore[union-attr]
+    assert not any("unpinned requests" in w for w in plan.warnings)
+
+
+@pytest.mark.network
 def test_unrecorded_python_is_the_newest_with_wheels_for_every_pin() -> None:
     recorded = RecordedEnv(
         bundle_dir=Path("b"),

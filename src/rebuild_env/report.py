@@ -103,7 +103,7 @@ class Report:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        """The ``--json`` document (schema in README; ``schema_version`` changes on breaks)."""
+        """The ``--json`` document, as published in ``output.schema.json``."""
         plan = self.plan
         probe = self.probe
         return {

@@ -1,0 +1,60 @@
+"""Not a terminal (a pipe, CI): plain progress lines on stderr, no ANSI escapes anywhere; with
+--json, stdout is exactly one JSON document for every command."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLE_BUNDLE, run_cli
+from tests.json_contract import one_document
+
+ANSI = re.compile(r"\x1b[\[\]()]")
+
+
+def test_plan_progress_is_plain_lines(tmp_path: Path) -> None:
+    result = run_cli("plan", EXAMPLE_BUNDLE, "--out", tmp_path)
+    assert result.code == 0, result.stderr
+    assert not ANSI.search(result.stdout + result.stderr)
+    assert result.stderr.splitlines() == [
+        "rebuild-env: read",
+        "rebuild-env: scan",
+        "rebuild-env: plan",
+        "rebuild-env: write",
+    ]
+    lines = result.stdout.splitlines()
+    assert (
+        lines[0].startswith("bundle   ")
+        and lines[-1] == "ok       planned (dry run: nothing built)"
+    )
+    assert any(re.match(r"  scikit-learn +1\.9\.1 +bundle\.yaml", line) for line in lines)
+
+
+def test_quiet_plan_prints_nothing_on_stderr(tmp_path: Path) -> None:
+    result = run_cli("plan", EXAMPLE_BUNDLE, "--out", tmp_path, "--quiet")
+    assert result.code == 0 and result.stderr == ""
+    assert result.stdout.splitlines()[-1] == "ok       planned (dry run: nothing built)"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("plan", EXAMPLE_BUNDLE),
+        ("inspect", EXAMPLE_BUNDLE),
+        ("cache", "list"),
+        ("cache", "path", EXAMPLE_BUNDLE),
+        ("plan", "no-such-bundle"),
+        ("verify", "no-such-bundle"),
+    ],
+    ids=["plan", "inspect", "cache-list", "cache-path", "plan-error", "verify-error"],
+)
+def test_json_is_the_only_thing_on_stdout(tmp_path: Path, args: tuple[str | Path, ...]) -> None:
+    extra = ("--out", tmp_path) if args[0] == "plan" else ()
+    result = run_cli(*args, *extra, "--json", cwd=tmp_path)
+    doc = one_document(result.stdout)
+    assert doc["schema_version"] == 1 and result.stdout.lstrip()[0] == "{"
+    assert doc.get("exit_code", 0) == result.code
+    assert not ANSI.search(result.stdout + result.stderr)
+    assert "rebuild-env: read" not in result.stderr  # progress is off with --json

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import time
@@ -386,6 +387,18 @@ def _cache(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rebuild-env`` command."""
+    code = _main(argv)
+    if "rattler" in sys.modules:
+        # py-rattler's runtime threads can still be finishing requests (another subdir,
+        # another channel) when one failed; meeting a finalizing interpreter they abort it
+        # (exit 134 after the answer was printed). Everything is written: leave now.
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(_normalise(sys.argv[1:] if argv is None else argv))
     if args.command is None:

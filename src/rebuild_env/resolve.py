@@ -295,6 +295,12 @@ class _Resolver:
                     what="uv pip compile",
                 )
             except BuildError as exc:
+                if unreachable := _unreachable(exc.output):
+                    raise ResolveError(
+                        f"resolving for Python {python_version} needs {unreachable}",
+                        hint="check the network and the index URLs the record names (a "
+                        "private index needs its credentials set in the environment)",
+                    ) from None
                 raise ResolveError(
                     "the recorded requirements cannot be resolved together for Python "
                     f"{python_version}: {_resolver_reason(exc.output)}",
@@ -350,6 +356,22 @@ def _earliest_match(files: list[index.ReleaseFile], pin: Pin) -> list[index.Rele
         return []
     matching = sorted({f.version for f in files if not f.yanked and spec.contains(f.version)})
     return [f for f in files if matching and f.version == matching[0]]
+
+
+def _unreachable(output: str) -> str:
+    """``URL, which cannot be reached (why)`` when uv failed to fetch something, else ``""``."""
+    causes = [line.strip().removeprefix("cause:").strip() for line in output.splitlines()]
+    url = next(
+        (
+            c.removeprefix("Failed to fetch:").strip()
+            for c in causes
+            if c.startswith("Failed to fetch:")
+        ),
+        "",
+    )
+    if not url:
+        return ""
+    return f"{url}, which cannot be reached ({causes[-1] if causes else 'no answer'})"
 
 
 def _resolver_reason(output: str) -> str:

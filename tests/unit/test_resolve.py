@@ -160,3 +160,18 @@ def test_resolver_failure_names_its_first_cause() -> None:
         "and scikit-learn==1.9.1 depends on Python>=3.11"
     )
     assert _resolver_reason("error: something else\n") == "something else"
+
+
+def test_unreachable_url_is_named_instead_of_a_conflict() -> None:
+    from rebuild_env.resolve import _unreachable
+
+    output = """error: Request failed after 3 retries in 11.2s
+  cause: Failed to fetch: http://private-pypi.org/api/pypi/simple/fake-private-package/
+  cause: error sending request for url (http://private-pypi.org/api/pypi/simple/fake/)
+  cause: failed to lookup address information: Name or service not known
+"""
+    assert _unreachable(output) == (
+        "http://private-pypi.org/api/pypi/simple/fake-private-package/, which cannot be "
+        "reached (failed to lookup address information: Name or service not known)"
+    )
+    assert _unreachable("error: Because foo==1 is unavailable") == ""

@@ -301,12 +301,12 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
     rows = verify_all(args.bundles, options, jobs=args.jobs, on_done=say)
     code = batch_exit_code(rows)
     passed = sum(1 for r in rows if r.exit_code == ExitCode.OK)
-    lines = [f"{'bundle':<40} {'status':<16} {'python':<8} {'versions':<40} time"]
+    table = [("bundle", "status", "python", "versions", "time")]
     for r in rows:
         versions = " ".join(f"{k}={v}" for k, v in r.versions)
-        lines.append(
-            f"{r.bundle!s:<40} {r.status:<16} {r.python:<8} {versions:<40} {r.seconds:.1f}s"
-        )
+        table.append((str(r.bundle), r.status, r.python, versions, f"{r.seconds:.1f}s"))
+    widths = [max(len(row[i]) for row in table) for i in range(4)]  # columns fit their content
+    lines = ["  ".join([*(row[i].ljust(w) for i, w in enumerate(widths)), row[4]]) for row in table]
     lines.append(f"{passed}/{len(rows)} verified")
     doc = {
         "schema_version": 1,

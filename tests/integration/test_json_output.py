@@ -81,6 +81,15 @@ def test_verify_json_with_a_failing_bundle(tmp_path: Path) -> None:
     assert rows[0]["versions"]["scikit-learn"] == "1.9.1"
     assert_valid(doc, "verify")
 
+    text = run_cli("verify", *bundles, "--jobs", "2", cwd=tmp_path)
+    assert text.code == 6
+    header, *body, total = text.stdout.splitlines()
+    assert header.split() == ["bundle", "status", "python", "versions", "time"]
+    assert total == "1/3 verified" and len(body) == 3
+    status, versions = header.index("status"), header.index("versions")
+    assert [line[status:].split()[0] for line in body] == ["identical", "differs", "error"]
+    assert body[0][versions:].startswith("scikit-learn=1.9.1 ")
+
 
 def test_not_a_tty_gives_plain_lines_and_json_alone_on_stdout(tmp_path: Path) -> None:
     text = run_cli(EXAMPLE_BUNDLE, "--out", tmp_path / "out", cwd=tmp_path)

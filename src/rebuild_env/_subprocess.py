@@ -2,17 +2,21 @@
 
 Argument lists only, a cleaned environment, a timeout, output captured and handed back
 on failure, and a careful shutdown (interrupt -> terminate -> kill) of the whole process
-group when the user presses Ctrl-C or the timeout fires.
+group when the user presses Ctrl-C or the timeout fires. On Linux a child is also killed
+when rebuild-env itself is (SIGKILL cannot be caught): an orphaned installer would keep
+writing into a prefix the next run is rebuilding, an orphaned probe would run on for hours.
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +24,7 @@ from .errors import BuildError, Interrupted
 
 DEFAULT_TIMEOUT_S = 1800.0
 SHUTDOWN_GRACE_S = 3.0
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 # Variables of the caller's shell that change what an installer or interpreter does behind
 # our back; the environment we build must depend only on the plan. Where packages come
@@ -76,6 +81,25 @@ def clean_env(
     return env
 
 
+def _dies_with_parent_hook() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel SIGKILL the child when its parent dies (Linux)."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+    kill = int(signal.SIGKILL)
+
+    def hook() -> None:
+        prctl(_PR_SET_PDEATHSIG, kill)
+        if os.getppid() != parent:  # the parent died before the request was in place
+            os.kill(os.getpid(), kill)
+
+    return hook
+
+
 def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
     """Interrupt, then terminate, then kill the command's process group."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
@@ -126,6 +150,7 @@ def run(
             env=dict(env) if env is not None else clean_env(),
             cwd=cwd,
             start_new_session=True,
+            preexec_fn=_dies_with_parent_hook(),  # noqa: PLW1509 - only calls prctl
         )
     except OSError as exc:
         raise BuildError(f"cannot run {argv[0]}: {exc.strerror}", hint=what) from exc

@@ -9,11 +9,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -116,12 +116,40 @@ def _parse_file(entry: dict[str, object]) -> ReleaseFile | None:
     )
 
 
+def _fetch_all(base: str, names: Sequence[str]) -> list[dict[str, object] | None]:
+    """``_fetch`` for each name, a few at once, in daemon threads.
+
+    Not a ThreadPoolExecutor: its workers are joined at exit, so a Ctrl-C while the index
+    hangs would wait for every request to time out before the process could end.
+    """
+    answers: list[dict[str, object] | None] = [None] * len(names)
+    todo = iter(range(len(names)))
+    lock = threading.Lock()
+
+    def work() -> None:
+        while True:
+            with lock:
+                i = next(todo, None)
+            if i is None:
+                return
+            answers[i] = _fetch(base, names[i])
+
+    workers = [
+        threading.Thread(target=work, name="rebuild-env-index", daemon=True)
+        for _ in range(min(MAX_PARALLEL, len(names)))
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return answers
+
+
 def release_files(names: Iterable[str], *, url: str = "") -> dict[str, list[ReleaseFile]] | None:
     """Files of each project, fetched in parallel; ``None`` when the index cannot be read."""
     base = index_url(url)
     wanted = sorted({canonicalize_name(n) for n in names})
-    with ThreadPoolExecutor(max_workers=MAX_PARALLEL) as pool:
-        answers = list(pool.map(lambda n: _fetch(base, n), wanted))
+    answers = _fetch_all(base, wanted)
     if any(a is None for a in answers) and all(a is None for a in answers):
         return None
     result: dict[str, list[ReleaseFile]] = {}

@@ -305,8 +305,7 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
     for r in rows:
         versions = " ".join(f"{k}={v}" for k, v in r.versions)
         table.append((str(r.bundle), r.status, r.python, versions, f"{r.seconds:.1f}s"))
-    widths = [max(len(row[i]) for row in table) for i in range(4)]  # columns fit their content
-    lines = ["  ".join([*(row[i].ljust(w) for i, w in enumerate(widths)), row[4]]) for row in table]
+    lines = _columns(table)
     lines.append(f"{passed}/{len(rows)} verified")
     doc = {
         "schema_version": 1,
@@ -317,6 +316,15 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
         "bundles": [r.to_json() for r in rows],
     }
     return code, "\n".join(lines), doc
+
+
+def _columns(table: Sequence[Sequence[str]]) -> list[str]:
+    """Rows of text whose columns fit their content (the last column is not padded)."""
+    widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
+    return [
+        "  ".join([*(c.ljust(w) for c, w in zip(row, widths, strict=False)), row[-1]])
+        for row in table
+    ]
 
 
 def _emit_dir(args: argparse.Namespace) -> Path | None:
@@ -361,14 +369,22 @@ def _cache(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
         found = cache.prune(args.older_than)
     else:
         found = cache.clear()
-    verb = "" if args.cache_command == "list" else "removed "
-    lines = [
-        f"{verb}{e.path}  {cache.human_size(e.size)}  python {e.python}  {e.backend}  "
-        f"last used {time.strftime('%Y-%m-%d %H:%M', time.localtime(e.last_used))}  {e.bundle}"
-        + ("" if e.complete else "  (incomplete)")
+    table = [("env", "size", "python", "backend", "last used", "bundle")]
+    table += [
+        (
+            e.path.name + ("" if e.complete else " (incomplete)"),
+            cache.human_size(e.size),
+            e.python,
+            e.backend,
+            time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_used)),
+            e.bundle,
+        )
         for e in found
     ]
-    lines.append(f"{len(found)} environment(s), {cache.human_size(sum(e.size for e in found))}")
+    lines = _columns(table) if found else []
+    where = "in" if args.cache_command == "list" else "removed from"
+    total = cache.human_size(sum(e.size for e in found))
+    lines.append(f"{len(found)} environment(s), {total} {where} {cache.envs_dir()}")
     rows = [
         {
             "path": str(e.path),

@@ -107,6 +107,14 @@ def test_not_a_tty_gives_plain_lines_and_json_alone_on_stdout(tmp_path: Path) ->
     assert quiet.code == 0 and quiet.stderr == ""
     assert quiet.stdout.splitlines()[-1].startswith("ok       predictions identical (150/150)")
 
+    listed = run_cli("cache", "list")
+    header, *rows, total = listed.stdout.splitlines()
+    assert header.split() == ["env", "size", "python", "backend", "last", "used", "bundle"]
+    row = next(r for r in rows if r.endswith(str(EXAMPLE_BUNDLE)))
+    assert row.split()[0].startswith("venv-") and row.split()[3:5] == ["3.11.7", "venv"]
+    assert row.index("3.11.7") == header.index("python")  # the columns line up
+    assert re.fullmatch(r"\d+ environment\(s\), [\d.]+ [KMG]?B in .+envs", total), total
+
     as_json = run_cli(EXAMPLE_BUNDLE, "--out", tmp_path / "out", "--json", cwd=tmp_path)
     assert as_json.code == 0 and not ANSI.search(as_json.stdout + as_json.stderr)
     assert one_document(as_json.stdout)["status"] == "identical"

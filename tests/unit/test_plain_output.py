@@ -58,3 +58,10 @@ def test_json_is_the_only_thing_on_stdout(tmp_path: Path, args: tuple[str | Path
     assert doc.get("exit_code", 0) == result.code
     assert not ANSI.search(result.stdout + result.stderr)
     assert "rebuild-env: read" not in result.stderr  # progress is off with --json
+
+
+def test_empty_cache_list_names_the_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("REBUILD_ENV_CACHE_DIR", str(tmp_path / "cache"))
+    result = run_cli("cache", "list")
+    assert result.code == 0, result.stderr
+    assert result.stdout == f"0 environment(s), 0 B in {tmp_path / 'cache' / 'envs'}\n"

@@ -212,15 +212,18 @@ class Report:
 
         plan = self.plan
         table = Table(title="plan", title_justify="left", expand=False)
-        for column in ("package", "version", "source", "imported"):
+        imported = self.probe is not None  # a plan (dry run) has imported nothing yet
+        for column in ("package", "version", "source", "imported")[: 3 + imported]:
             table.add_column(column)
         versions = self.probe.versions if self.probe else {}
         for p in plan.packages:
             seen = versions.get(p.name, "")
             style = "yellow" if seen and p.version and seen != p.version else ""
-            table.add_row(p.name, p.version or p.url, p.source, seen, style=style)
+            cells = (p.name, p.version or p.url, p.source, seen)[: 3 + imported]
+            table.add_row(*cells, style=style)
         for d in plan.dropped:
-            table.add_row(d.pin.name, "[dim]dropped[/dim]", d.reason, "", style="dim")
+            cells = (d.pin.name, "[dim]dropped[/dim]", d.reason, "")[: 3 + imported]
+            table.add_row(*cells, style="dim")
         warnings = [f"[yellow]![/yellow] {w}" for w in self.all_warnings()]
         ok = self.exit_code == ExitCode.OK
         colour = (

@@ -1,9 +1,15 @@
 """Not a terminal (a pipe, CI): plain progress lines on stderr, no ANSI escapes anywhere; with
---json, stdout is exactly one JSON document for every command."""
+--json, stdout is exactly one JSON document for every command. On a terminal (a pty from
+``script``): the rich plan table."""
 
 from __future__ import annotations
 
+import os
 import re
+import shlex
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +18,7 @@ from tests.conftest import EXAMPLE_BUNDLE, run_cli
 from tests.json_contract import one_document
 
 ANSI = re.compile(r"\x1b[\[\]()]")
+ANSI_SEQUENCE = re.compile(r"\x1b(\[[0-9;?]*[A-Za-z]|\][^\x07]*\x07|[()][A-Z0-9])")
 
 
 def test_plan_progress_is_plain_lines(tmp_path: Path) -> None:
@@ -65,3 +72,24 @@ def test_empty_cache_list_names_the_folder(tmp_path: Path, monkeypatch: pytest.M
     result = run_cli("cache", "list")
     assert result.code == 0, result.stderr
     assert result.stdout == f"0 environment(s), 0 B in {tmp_path / 'cache' / 'envs'}\n"
+
+
+def test_on_a_terminal_plan_shows_a_table_without_an_imported_column(tmp_path: Path) -> None:
+    script = shutil.which("script")
+    if script is None:
+        pytest.skip("util-linux script (to give the command a terminal) is not installed")
+    command = shlex.join(
+        [sys.executable, "-m", "rebuild_env", "plan", str(EXAMPLE_BUNDLE), "--out", str(tmp_path)]
+    )
+    done = subprocess.run(
+        [script, "-qec", command, "/dev/null"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "COLUMNS": "110", "TERM": "xterm-256color"},
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout
+    screen = ANSI_SEQUENCE.sub("", done.stdout)
+    assert re.search(r"┃ package +┃ version ┃ source +┃\r?\n", screen), screen
+    assert "imported" not in screen and "planned (dry run: nothing built)" in screen

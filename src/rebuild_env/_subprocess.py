@@ -170,10 +170,21 @@ def run(
     done = Completed(argv, proc.returncode, out, err, time.perf_counter() - started)
     if check and done.returncode != 0:
         raise BuildError(
-            f"{what or Path(argv[0]).name} failed (exit {done.returncode})",
+            f"{what or Path(argv[0]).name} failed ({exit_status(done.returncode)})",
             output=tail(done.stderr or done.stdout),
         )
     return done
+
+
+def exit_status(returncode: int) -> str:
+    """``exit 2``, or ``killed by SIGXFSZ (File size limit exceeded)`` for a signal."""
+    if returncode >= 0:
+        return f"exit {returncode}"
+    try:
+        name = signal.Signals(-returncode).name
+    except ValueError:
+        return f"killed by signal {-returncode}"
+    return f"killed by {name} ({signal.strsignal(-returncode)})"
 
 
 def tail(text: str, lines: int = 15) -> str:

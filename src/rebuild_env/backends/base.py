@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import PrefixExists, UsageError
+from ..errors import BuildError, PrefixExists, UsageError
 from ..locations import cache_dir
 from ..plan import Plan
 
@@ -127,6 +127,15 @@ def locked(prefix: Path) -> Iterator[None]:
         yield
 
 
+def _write_failed(exc: OSError, prefix: Path) -> BuildError:
+    where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != prefix else ""
+    return BuildError(
+        f"cannot write the environment: {exc.strerror or exc}{where}",
+        path=prefix,
+        hint="choose a --prefix in a writable folder on a disk with free space",
+    )
+
+
 @contextmanager
 def building(prefix: Path, *, force: bool, record: dict[str, object]) -> Iterator[Path]:
     """Prepare ``prefix`` for an in-place build and make the outcome all-or-nothing.
@@ -151,18 +160,20 @@ def building(prefix: Path, *, force: bool, record: dict[str, object]) -> Iterato
         aside = prefix.with_name(f".{prefix.name}.rebuild-env-old-{os.getpid()}")
         _remove(aside)
         prefix.rename(aside)
-    prefix.mkdir(parents=True, exist_ok=True)
-    (prefix / INCOMPLETE_MARKER).write_text("rebuild-env is building this environment\n")
     try:
+        prefix.mkdir(parents=True, exist_ok=True)
+        (prefix / INCOMPLETE_MARKER).write_text("rebuild-env is building this environment\n")
         yield prefix
         (prefix / COMPLETE_MARKER).write_text(
             json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8"
         )
         (prefix / INCOMPLETE_MARKER).unlink()
-    except BaseException:
+    except BaseException as exc:
         _remove(prefix)
         if aside is not None:
             aside.rename(prefix)
+        if isinstance(exc, OSError):  # a read-only folder, a full disk: the user's to fix
+            raise _write_failed(exc, prefix) from exc
         raise
     if aside is not None:
         _remove(aside)

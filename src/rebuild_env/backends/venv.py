@@ -24,11 +24,40 @@ CREATE_TIMEOUT_S = 300.0
 
 
 def _install_hint(output: str) -> str:
+    if any(sign in output for sign in ("SIGXFSZ", "No space left", "File too large")):
+        return (
+            "the disk is full or a file size limit (ulimit -f) was hit; "
+            "free space or choose another --prefix"
+        )
     if "No solution found" in output or "unsatisfiable" in output:
         return "the pins cannot be installed together for this Python; see the plan's warnings"
+    if "Failed to fetch" in output or "Connection refused" in output:
+        return "check the network and the index URLs (the bundle's --index-url, UV_INDEX_URL)"
     if "Failed to build" in output or "Failed to download" in output:
         return "a package has no wheel for this Python/platform; try --python with another version"
     return "see the installer's output above"
+
+
+def _install_cause(output: str) -> str:
+    """The installer's reason in one line: the resolver's first and last step, the URL it
+    could not fetch and why, or its last error line."""
+    lines = [
+        line.strip().removeprefix("cause:").strip().removeprefix("╰─▶ ").strip()
+        for line in output.splitlines()
+        if line.strip()
+    ]
+    steps = [
+        line.split(", we can conclude")[0].removeprefix("And ").removeprefix("because ")
+        for line in lines
+        if line.startswith(("Because ", "And because "))
+    ]
+    if steps:
+        return "; ".join(dict.fromkeys((steps[0], steps[-1]))).removeprefix("Because ")
+    fetched = next((line for line in lines if line.startswith("Failed to fetch")), "")
+    if fetched:
+        return f"{fetched} ({lines[-1]})"
+    errors = [line for line in lines if line.lower().startswith("error:")]
+    return errors[-1].split(":", 1)[-1].strip() if errors else ""
 
 
 class VenvBackend:
@@ -99,5 +128,9 @@ class VenvBackend:
         try:
             _subprocess.run(args, env=env, timeout=INSTALL_TIMEOUT_S, what="package install")
         except BuildError as exc:
-            exc.hint = exc.hint or _install_hint(exc.output)
+            cause = _install_cause(exc.output)
+            if cause:
+                exc.message = f"{exc.message}: {cause}"
+                exc.args = (exc.message,)
+            exc.hint = exc.hint or _install_hint(f"{exc.message}\n{exc.output}")
             raise

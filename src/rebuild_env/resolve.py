@@ -8,6 +8,7 @@ upper bounds and today's numpy breaks yesterday's scikit-learn.
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING
 from packaging.markers import Marker, default_environment
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, platform_tags
+from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from . import _subprocess, interpreters
@@ -80,6 +82,7 @@ class _Resolver:
         self.warnings: list[str] = list(recorded.notes)
         self.conflicts: list[str] = []
         self.dropped: list[Dropped] = []
+        self.last_reason = ""
 
     # -- pins --------------------------------------------------------------------------
     def merge_hints(self, pins: list[Pin], hints: Sequence[Pin]) -> list[Pin]:
@@ -243,6 +246,37 @@ class _Resolver:
         newest = datetime.fromisoformat(max(dates).replace("Z", "+00:00"))
         return (newest + timedelta(days=1)).date().isoformat()
 
+    def compile_for_model(
+        self,
+        pins: list[Pin],
+        needed: frozenset[str],
+        python_version: str,
+        exclude_newer: str,
+        interp_path: Path | None,
+    ) -> list[PlannedPackage]:
+        """Resolve ``pins``; a recorded pin the model does not need may not block it.
+
+        When uv names a pin it cannot satisfy here (no such version, no wheel for this
+        Python, fails to build) and that pin is not in what the model needs, it is dropped
+        with a warning and the rest resolved again (at most ``MAX_DROPPED`` times).
+        """
+        pins = list(pins)
+        for _ in range(MAX_DROPPED):
+            try:
+                return self.compile(pins, python_version, exclude_newer, interp_path)
+            except ResolveError:
+                culprit = _blocking_pin(self.last_reason, pins, needed)
+                if culprit is None:
+                    raise
+            pins.remove(culprit)
+            reason = f"it cannot be installed for Python {python_version} here ({self.last_reason})"
+            self.dropped.append(Dropped(culprit, reason))
+            self.warnings.append(
+                f"dropped {culprit.requirement()} ({culprit.source}): {reason}; the model "
+                "does not need it"
+            )
+        return self.compile(pins, python_version, exclude_newer, interp_path)
+
     def compile(
         self, pins: list[Pin], python_version: str, exclude_newer: str, interp_path: Path | None
     ) -> list[PlannedPackage]:
@@ -287,6 +321,8 @@ class _Resolver:
             ]
             if exclude_newer:
                 args += ["--exclude-newer", exclude_newer]
+            for name in ONLY_BINARY:
+                args += ["--only-binary", name]
             try:
                 done = _subprocess.run(
                     args,
@@ -301,9 +337,10 @@ class _Resolver:
                         hint="check the network and the index URLs the record names (a "
                         "private index needs its credentials set in the environment)",
                     ) from None
+                self.last_reason = _resolver_reason(exc.output)
                 raise ResolveError(
                     "the recorded requirements cannot be resolved together for Python "
-                    f"{python_version}: {_resolver_reason(exc.output)}",
+                    f"{python_version}: {self.last_reason}",
                     hint="see the requirements file; pass --python to try another version",
                 ) from None
         packages = []
@@ -358,6 +395,69 @@ def _earliest_match(files: list[index.ReleaseFile], pin: Pin) -> list[index.Rele
     return [f for f in files if matching and f.version == matching[0]]
 
 
+# What a model of these distributions needs besides them, to know what an app pin is.
+_MODEL_DEPENDENCIES = {
+    "scikit-learn": ("numpy", "scipy", "joblib", "threadpoolctl"),
+    "pandas": ("numpy", "python-dateutil", "pytz", "tzdata", "six"),
+    "scipy": ("numpy",),
+    "lightgbm": ("numpy", "scipy", "scikit-learn"),
+    "xgboost": ("numpy", "scipy"),
+    "catboost": ("numpy", "scipy", "pandas", "six"),
+    "skops": ("scikit-learn", "numpy", "huggingface-hub", "tabulate"),
+    "feature-engine": ("numpy", "pandas", "scikit-learn", "scipy", "statsmodels"),
+}
+_REQUIRED_NAME = re.compile(
+    r"you require ([A-Za-z0-9][A-Za-z0-9._-]*)"
+    r"|[Bb]ecause (?:there is no version of |only )?([A-Za-z0-9][A-Za-z0-9._-]*)"
+    r"|build `([A-Za-z0-9][A-Za-z0-9._-]*)"
+)
+MAX_DROPPED = 5
+# Compiled libraries whose old sdists do not build on a current machine (or take many
+# minutes): only releases with a wheel for the target Python are candidates. Without
+# this, uv skips releases whose metadata it rejects (pandas 0.20-0.24 declare
+# ``pytz>=2011k``) and settles on an ancient sdist (pandas 0.11) that then fails to build.
+ONLY_BINARY = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "scikit-learn",
+    "lightgbm",
+    "xgboost",
+    "catboost",
+    "statsmodels",
+    "h5py",
+    "tables",
+    "pyarrow",
+    "matplotlib",
+    "torch",
+    "tensorflow",
+)
+
+
+def model_needs(hints: Sequence[Pin], loader: str) -> frozenset[str]:
+    """The distributions the model file needs (from the scan), with their own dependencies."""
+    wanted: list[str] = [canonicalize_name(h.name) for h in hints]
+    if loader in ("joblib", "cloudpickle", "skops"):
+        wanted.append(loader)
+    needed: set[str] = set()
+    while wanted:
+        name = wanted.pop()
+        if name not in needed:
+            needed.add(name)
+            wanted.extend(_MODEL_DEPENDENCIES.get(name, ()))
+    return frozenset(needed)
+
+
+def _blocking_pin(reason: str, pins: Sequence[Pin], needed: frozenset[str]) -> Pin | None:
+    """The recorded pin uv's explanation blames, when the model does not need it."""
+    for match in _REQUIRED_NAME.finditer(reason):
+        name = canonicalize_name(next(g for g in match.groups() if g).rstrip("."))
+        for pin in pins:
+            if canonicalize_name(pin.name) == name and name not in needed:
+                return pin
+    return None
+
+
 def _unreachable(output: str) -> str:
     """``URL, which cannot be reached (why)`` when uv failed to fetch something, else ``""``."""
     causes = [line.strip().removeprefix("cause:").strip() for line in output.splitlines()]
@@ -379,7 +479,7 @@ def _resolver_reason(output: str) -> str:
     for line in output.splitlines():
         text = line.strip().removeprefix("cause:").strip().removeprefix("╰─▶ ").strip()
         if text.startswith("Because "):
-            return text.split(", we can conclude")[0]
+            return text.split(", we can conclude")[0].split(" and only the following")[0]
     return _last_line(output)
 
 
@@ -441,8 +541,15 @@ def make_plan(
         ]
     else:
         exclude = resolver.exclude_newer(pins, files)
-        packages = resolver.compile(pins, python_version, exclude, interp.path if interp else None)
-        unpinned = [p.name for p in pins if not p.specifier and not p.url]
+        packages = resolver.compile_for_model(
+            pins,
+            model_needs(hints, recorded.model.loader),
+            python_version,
+            exclude,
+            interp.path if interp else None,
+        )
+        gone = {d.pin.name for d in resolver.dropped}
+        unpinned = [p.name for p in pins if not p.specifier and not p.url and p.name not in gone]
         if unpinned and exclude:
             resolver.warnings.append(
                 f"unpinned {', '.join(unpinned)} resolved as of {exclude} "

@@ -175,3 +175,37 @@ def test_unreachable_url_is_named_instead_of_a_conflict() -> None:
         "reached (failed to lookup address information: Name or service not known)"
     )
     assert _unreachable("error: Because foo==1 is unavailable") == ""
+
+
+@pytest.mark.network
+def test_an_app_pin_that_cannot_install_here_does_not_block_the_model() -> None:
+    # The web app pinned things this machine cannot have; the model only needs scikit-learn.
+    hints = [Pin.parse("scikit-learn==1.3.2", source="model file: _sklearn_version")]
+    recorded = _recorded(
+        _pin("flask==2.3.3", 1),
+        _pin("cowsay==0.0.0", 2),  # no such release
+        _pin("tensorflow==1.15.0", 3),  # no wheel for Python 3.11
+        python="3.11",
+    )
+    plan = make_plan(recorded, hints=hints, resolve=True)
+    assert {d.pin.name for d in plan.dropped} == {"cowsay", "tensorflow"}
+    assert plan.package("flask").version == "2.3.3"  # type: ignore[union-attr]
+    assert plan.package("scikit-learn").version == "1.3.2"  # type: ignore[union-attr]
+    assert sum("the model does not need it" in w for w in plan.warnings) == 2
+
+
+@pytest.mark.network
+def test_what_the_model_needs_is_never_dropped() -> None:
+    hints = [Pin.parse("scikit-learn==0.0.999", source="model file: _sklearn_version")]
+    with pytest.raises(Exception) as caught:
+        make_plan(_recorded(_pin("flask==2.3.3")), hints=hints, resolve=True)
+    assert getattr(caught.value, "exit_code", None) == ExitCode.CANNOT_RESOLVE
+    assert "scikit-learn" in str(caught.value)
+
+
+def test_model_needs_includes_the_dependencies_of_what_the_scan_found() -> None:
+    from rebuild_env.resolve import model_needs
+
+    needed = model_needs([Pin(name="scikit-learn")], "joblib")
+    assert {"scikit-learn", "numpy", "scipy", "joblib", "threadpoolctl"} <= needed
+    assert "flask" not in needed

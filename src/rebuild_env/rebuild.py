@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
+import os
 import sysconfig
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -146,6 +147,7 @@ def _channels(backend: Backend) -> tuple[str, ...]:
 
 
 VERIFIED_FILE = "rebuild-env-verified.json"
+_KEPT_VERIFICATIONS = 64
 _PASSING = ("identical", "within-tolerance", "predicts", "loads")
 
 
@@ -160,24 +162,41 @@ def _verification_key(request: dict[str, Any]) -> str:
     return digest.hexdigest()
 
 
-def _earlier_verification(prefix: Path, key: str) -> tuple[ProbeResult, str] | None:
+def _stored_verifications(prefix: Path) -> dict[str, Any]:
+    """Earlier verifications in this environment: verification key -> {at, result}."""
     try:
         data = json.loads((prefix / VERIFIED_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
+        return {}
+    found = data.get("verifications") if isinstance(data, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def _earlier_verification(prefix: Path, key: str) -> tuple[ProbeResult, str] | None:
+    entry = _stored_verifications(prefix).get(key)
+    if not isinstance(entry, dict) or not isinstance(entry.get("result"), dict):
         return None
-    if not isinstance(data, dict) or data.get("key") != key:
-        return None
-    return result_from_dict(data["result"]), str(data.get("at", ""))
+    return result_from_dict(entry["result"]), str(entry.get("at", ""))
 
 
 def _store_verification(prefix: Path, key: str, probe: ProbeResult) -> None:
-    doc = {
-        "key": key,
+    # One entry per verification key: bundles that share a cached environment (same plan)
+    # each keep their own, instead of overwriting each other's and re-running the probe.
+    stored = {k: v for k, v in _stored_verifications(prefix).items() if isinstance(v, dict)}
+    stored[key] = {
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "result": result_to_dict(probe),
     }
-    with contextlib.suppress(OSError):  # a read-only env only loses the shortcut
-        (prefix / VERIFIED_FILE).write_text(json.dumps(doc), encoding="utf-8")
+    kept = dict(
+        sorted(stored.items(), key=lambda kv: str(kv[1].get("at", "")))[-_KEPT_VERIFICATIONS:]
+    )
+    target = prefix / VERIFIED_FILE
+    temporary = target.with_name(f".{VERIFIED_FILE}.{os.getpid()}.{threading.get_ident()}")
+    try:  # written aside, then renamed: concurrent batch jobs never read a torn file
+        temporary.write_text(json.dumps({"verifications": kept}), encoding="utf-8")
+        temporary.replace(target)
+    except OSError:  # a read-only env only loses the shortcut
+        temporary.unlink(missing_ok=True)
 
 
 def _holds_plan(prefix: Path, key: str) -> bool:

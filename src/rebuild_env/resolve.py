@@ -74,6 +74,45 @@ def _tags_for(python_version: str) -> frozenset[Tag]:
     )
 
 
+# What a model of these distributions needs besides them, to know what an app pin is.
+_MODEL_DEPENDENCIES = {
+    "scikit-learn": ("numpy", "scipy", "joblib", "threadpoolctl"),
+    "pandas": ("numpy", "python-dateutil", "pytz", "tzdata", "six"),
+    "scipy": ("numpy",),
+    "lightgbm": ("numpy", "scipy", "scikit-learn"),
+    "xgboost": ("numpy", "scipy"),
+    "catboost": ("numpy", "scipy", "pandas", "six"),
+    "skops": ("scikit-learn", "numpy", "huggingface-hub", "tabulate"),
+    "feature-engine": ("numpy", "pandas", "scikit-learn", "scipy", "statsmodels"),
+}
+_REQUIRED_NAME = re.compile(
+    r"you require ([A-Za-z0-9][A-Za-z0-9._-]*)"
+    r"|[Bb]ecause (?:there is no version of |only )?([A-Za-z0-9][A-Za-z0-9._-]*)"
+    r"|build `([A-Za-z0-9][A-Za-z0-9._-]*)"
+)
+MAX_DROPPED = 8
+# Compiled libraries whose old sdists do not build on a current machine (or take many
+# minutes): only releases with a wheel for the target Python are candidates. Without
+# this, uv skips releases whose metadata it rejects (pandas 0.20-0.24 declare
+# ``pytz>=2011k``) and settles on an ancient sdist (pandas 0.11) that then fails to build.
+ONLY_BINARY = (
+    "numpy",
+    "scipy",
+    "pandas",
+    "scikit-learn",
+    "lightgbm",
+    "xgboost",
+    "catboost",
+    "statsmodels",
+    "h5py",
+    "tables",
+    "pyarrow",
+    "matplotlib",
+    "torch",
+    "tensorflow",
+)
+
+
 class _Resolver:
     def __init__(self, recorded: RecordedEnv, backend: str, *, prefer_recorded: bool) -> None:
         self.recorded = recorded
@@ -261,9 +300,13 @@ class _Resolver:
         with a warning and the rest resolved again (at most ``MAX_DROPPED`` times).
         """
         pins = list(pins)
+        # What the app pinned and the model does not need is never built from source here
+        # (psycopg2's sdist wants pg_config): no wheel for this Python means it is dropped.
+        app = [p.name for p in pins if canonicalize_name(p.name) not in needed and not p.url]
+        wheels_only = sorted({*ONLY_BINARY, *app})
         for _ in range(MAX_DROPPED):
             try:
-                return self.compile(pins, python_version, exclude_newer, interp_path)
+                return self.compile(pins, python_version, exclude_newer, interp_path, wheels_only)
             except ResolveError:
                 culprit = _blocking_pin(self.last_reason, pins, needed)
                 if culprit is None:
@@ -275,10 +318,15 @@ class _Resolver:
                 f"dropped {culprit.requirement()} ({culprit.source}): {reason}; the model "
                 "does not need it"
             )
-        return self.compile(pins, python_version, exclude_newer, interp_path)
+        return self.compile(pins, python_version, exclude_newer, interp_path, wheels_only)
 
     def compile(
-        self, pins: list[Pin], python_version: str, exclude_newer: str, interp_path: Path | None
+        self,
+        pins: list[Pin],
+        python_version: str,
+        exclude_newer: str,
+        interp_path: Path | None,
+        wheels_only: Sequence[str] = ONLY_BINARY,
     ) -> list[PlannedPackage]:
         """Resolve ``pins`` to an exact closure with ``uv pip compile``."""
         uv = interpreters.uv_binary()
@@ -321,7 +369,7 @@ class _Resolver:
             ]
             if exclude_newer:
                 args += ["--exclude-newer", exclude_newer]
-            for name in ONLY_BINARY:
+            for name in wheels_only:
                 args += ["--only-binary", name]
             try:
                 done = _subprocess.run(
@@ -393,45 +441,6 @@ def _earliest_match(files: list[index.ReleaseFile], pin: Pin) -> list[index.Rele
         return []
     matching = sorted({f.version for f in files if not f.yanked and spec.contains(f.version)})
     return [f for f in files if matching and f.version == matching[0]]
-
-
-# What a model of these distributions needs besides them, to know what an app pin is.
-_MODEL_DEPENDENCIES = {
-    "scikit-learn": ("numpy", "scipy", "joblib", "threadpoolctl"),
-    "pandas": ("numpy", "python-dateutil", "pytz", "tzdata", "six"),
-    "scipy": ("numpy",),
-    "lightgbm": ("numpy", "scipy", "scikit-learn"),
-    "xgboost": ("numpy", "scipy"),
-    "catboost": ("numpy", "scipy", "pandas", "six"),
-    "skops": ("scikit-learn", "numpy", "huggingface-hub", "tabulate"),
-    "feature-engine": ("numpy", "pandas", "scikit-learn", "scipy", "statsmodels"),
-}
-_REQUIRED_NAME = re.compile(
-    r"you require ([A-Za-z0-9][A-Za-z0-9._-]*)"
-    r"|[Bb]ecause (?:there is no version of |only )?([A-Za-z0-9][A-Za-z0-9._-]*)"
-    r"|build `([A-Za-z0-9][A-Za-z0-9._-]*)"
-)
-MAX_DROPPED = 5
-# Compiled libraries whose old sdists do not build on a current machine (or take many
-# minutes): only releases with a wheel for the target Python are candidates. Without
-# this, uv skips releases whose metadata it rejects (pandas 0.20-0.24 declare
-# ``pytz>=2011k``) and settles on an ancient sdist (pandas 0.11) that then fails to build.
-ONLY_BINARY = (
-    "numpy",
-    "scipy",
-    "pandas",
-    "scikit-learn",
-    "lightgbm",
-    "xgboost",
-    "catboost",
-    "statsmodels",
-    "h5py",
-    "tables",
-    "pyarrow",
-    "matplotlib",
-    "torch",
-    "tensorflow",
-)
 
 
 def model_needs(hints: Sequence[Pin], loader: str) -> frozenset[str]:

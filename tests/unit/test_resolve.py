@@ -185,13 +185,14 @@ def test_an_app_pin_that_cannot_install_here_does_not_block_the_model() -> None:
         _pin("flask==2.3.3", 1),
         _pin("cowsay==0.0.0", 2),  # no such release
         _pin("tensorflow==1.15.0", 3),  # no wheel for Python 3.11
+        _pin("psycopg2==2.8.6", 4),  # an sdist that needs pg_config to build
         python="3.11",
     )
     plan = make_plan(recorded, hints=hints, resolve=True)
-    assert {d.pin.name for d in plan.dropped} == {"cowsay", "tensorflow"}
+    assert {d.pin.name for d in plan.dropped} == {"cowsay", "tensorflow", "psycopg2"}
     assert plan.package("flask").version == "2.3.3"  # type: ignore[union-attr]
     assert plan.package("scikit-learn").version == "1.3.2"  # type: ignore[union-attr]
-    assert sum("the model does not need it" in w for w in plan.warnings) == 2
+    assert sum("the model does not need it" in w for w in plan.warnings) == 3
 
 
 @pytest.mark.network

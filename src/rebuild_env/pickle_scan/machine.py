@@ -19,6 +19,11 @@ from .stream import ByteStream, Truncated
 MAX_DECLARED = 1 << 34  # 16 GiB: larger declared lengths are lies
 MAX_KEPT = 4096  # strings longer than this are skipped, not kept
 MAX_NESTING = 8
+# What a hostile file could otherwise grow without bound (a few bytes of input each, and a
+# compressed file inflates to gigabytes): far above what real models use, far below RAM.
+MAX_MEMO = 1 << 21
+MAX_STACK = 1 << 20
+MAX_GLOBALS = 1 << 16
 JOBLIB_WRAPPER = ("joblib.numpy_pickle", "NumpyArrayWrapper")
 _CODES = {op.code.encode("latin-1"): op for op in pickletools.opcodes}
 _COMPAT = {"__builtin__": "builtins", "copy_reg": "copyreg"}
@@ -158,7 +163,10 @@ class Machine:
         self.where = where
         self.depth = depth
         self.stack: list[object] = []
-        self.memo: dict[int, object] = {}
+        # The memo as the pickler writes it, keys 0, 1, 2...: a list (8 bytes an entry);
+        # keys out of that order go to a dict.
+        self.memo: list[object] = []
+        self.sparse_memo: dict[int, object] = {}
 
     def _pop(self) -> object:
         if not self.stack:
@@ -179,6 +187,8 @@ class Machine:
             raise ScanError(f"a global at offset {offset} is not named by two literal strings")
         if self.result.protocol < 3:
             module = _COMPAT.get(module, module)
+        if len(self.result.globals) >= MAX_GLOBALS:
+            raise ScanError(f"more than {MAX_GLOBALS} global references (offset {offset})")
         self.result.globals.append(Found(module, name, offset, self.where))
         return Global(module, name)
 
@@ -199,6 +209,8 @@ class Machine:
                 self._pop()
                 return
             self._step(op, arg, offset)
+            if len(self.stack) > MAX_STACK:
+                raise ScanError(f"the stack grows past {MAX_STACK} items (offset {offset})")
 
     def _step(self, op: pickletools.OpcodeInfo, arg: object, offset: int) -> None:
         name = op.name
@@ -253,18 +265,21 @@ class Machine:
         if name in ("PUT", "BINPUT", "LONG_BINPUT"):
             if not self.stack:
                 raise ScanError(f"memo store on an empty stack at offset {offset}")
-            self.memo[int(str(arg))] = self.stack[-1]
+            self._memoize(int(str(arg)), offset)
             return
         if name == "MEMOIZE":
             if not self.stack:
                 raise ScanError(f"MEMOIZE on an empty stack at offset {offset}")
-            self.memo[len(self.memo)] = self.stack[-1]
+            self._memoize(len(self.memo) + len(self.sparse_memo), offset)
             return
         if name in ("GET", "BINGET", "LONG_BINGET"):
             key = int(str(arg))
-            if key not in self.memo:
+            if 0 <= key < len(self.memo):
+                self.stack.append(self.memo[key])
+            elif key in self.sparse_memo:
+                self.stack.append(self.sparse_memo[key])
+            else:
                 raise ScanError(f"memo key {key} read before it was written (offset {offset})")
-            self.stack.append(self.memo[key])
             return
         if name == "DUP":
             if not self.stack:
@@ -314,6 +329,18 @@ class Machine:
             self.stack.append(arg)
             return
         self._generic(op, offset)
+
+    def _memoize(self, key: int, offset: int) -> None:
+        value = self.stack[-1]
+        if 0 <= key < len(self.memo):
+            self.memo[key] = value
+            return
+        if len(self.memo) + len(self.sparse_memo) >= MAX_MEMO and key not in self.sparse_memo:
+            raise ScanError(f"more than {MAX_MEMO} memoized objects (offset {offset})")
+        if key == len(self.memo):
+            self.memo.append(value)
+        else:
+            self.sparse_memo[key] = value
 
     def _peek(self, offset: int) -> object:
         if not self.stack:

@@ -70,6 +70,7 @@ class ByteStream:
         self._dec = _decompressor(kind) if kind != "none" else None
         self._buffer = bytearray()
         self._eof = False
+        self._pending = b""
         self.position = 0
 
     @property
@@ -78,21 +79,39 @@ class ByteStream:
 
     def _fill(self, wanted: int) -> None:
         # Small reads for a raw file: a skipped payload is seeked over, never read.
-        size = CHUNK if self._dec is not None else RAW_CHUNK
         while len(self._buffer) < wanted and not self._eof:
-            raw = self._handle.read(max(size, wanted - len(self._buffer)))
             if self._dec is None:
+                raw = self._handle.read(max(RAW_CHUNK, wanted - len(self._buffer)))
                 if not raw:
                     self._eof = True
                 self._buffer += raw
                 continue
+            self._buffer += self._inflate(self._dec)
+
+    def _inflate(self, dec: _Decompressor) -> bytes:
+        """At most CHUNK more decompressed bytes: a small file that inflates to gigabytes
+        (a compression bomb) is walked a chunk at a time, never held whole."""
+        if hasattr(dec, "unconsumed_tail"):  # zlib / gzip
+            if not self._pending:
+                self._pending = self._handle.read(CHUNK)
+                if not self._pending:
+                    self._eof = True
+                    flush = getattr(dec, "flush", None)
+                    return bytes(flush()) if flush is not None else b""
+            out = dec.decompress(self._pending, CHUNK)
+            self._pending = dec.unconsumed_tail
+            return out
+        # bz2, xz/lzma, lz4: they keep unconsumed input themselves
+        if getattr(dec, "eof", False):
+            self._eof = True
+            return b""
+        raw = b""
+        if getattr(dec, "needs_input", True):
+            raw = self._handle.read(CHUNK)
             if not raw:
                 self._eof = True
-                flush = getattr(self._dec, "flush", None)
-                if flush is not None:
-                    self._buffer += flush()
-                break
-            self._buffer += self._dec.decompress(raw)
+                return b""
+        return dec.decompress(raw, CHUNK)
 
     def read(self, n: int) -> bytes:
         """Exactly ``n`` bytes, or :class:`Truncated`."""

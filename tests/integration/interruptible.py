@@ -71,6 +71,15 @@ def still_running(seen: dict[int, int]) -> list[str]:
     return alive
 
 
+def outliving(seen: dict[int, int], grace: float = 5.0) -> list[str]:
+    """Those of ``seen`` still alive after ``grace`` seconds (a killed process with many
+    threads takes a moment to be torn down)."""
+    deadline = time.monotonic() + grace
+    while (alive := still_running(seen)) and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    return alive
+
+
 def mentioning(text: str) -> list[str]:
     """Live processes whose command line mentions ``text`` (a test's own temporary paths)."""
     me = os.getpid()

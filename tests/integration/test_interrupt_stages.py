@@ -26,7 +26,13 @@ from rebuild_env.backends.base import INCOMPLETE_MARKER, is_complete
 from rebuild_env.rebuild import VERIFIED_FILE
 from tests.conftest import EXAMPLE_BUNDLE, run_cli
 from tests.integration.conda_channel import conda_channel
-from tests.integration.interruptible import CliRun, hung_server, mentioning, still_running
+from tests.integration.interruptible import (
+    CliRun,
+    hung_server,
+    mentioning,
+    outliving,
+    still_running,
+)
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 __all__ = ["conda_channel"]
@@ -159,7 +165,7 @@ def test_sigkill_then_the_next_run_needs_no_force(
     else:
         assert is_complete(prefix)
     # nothing the killed run started outlives it
-    assert still_running(run.seen) == [], "children outlived the killed CLI"
+    assert outliving(run.seen) == [], "children outlived the killed CLI"
 
     monkeypatch = request.getfixturevalue("monkeypatch")
     monkeypatch.setenv("REBUILD_ENV_CACHE_DIR", str(tmp_path / "cache"))

@@ -23,7 +23,7 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, platform_tags
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from . import _subprocess, interpreters
+from . import _subprocess, interpreters, uv_output
 from .errors import BuildError, ResolveError
 from .pins import Pin, RecordedEnv
 from .plan import Dropped, Interpreter, Plan, PlannedPackage
@@ -379,13 +379,13 @@ class _Resolver:
                     what="uv pip compile",
                 )
             except BuildError as exc:
-                if unreachable := _unreachable(exc.output):
+                if unreachable := uv_output.unreachable(exc.output):
                     raise ResolveError(
                         f"resolving for Python {python_version} needs {unreachable}",
                         hint="check the network and the index URLs the record names (a "
                         "private index needs its credentials set in the environment)",
                     ) from None
-                self.last_reason = _resolver_reason(exc.output)
+                self.last_reason = uv_output.first_cause(exc.output)
                 raise ResolveError(
                     "the recorded requirements cannot be resolved together for Python "
                     f"{python_version}: {self.last_reason}",
@@ -465,37 +465,6 @@ def _blocking_pin(reason: str, pins: Sequence[Pin], needed: frozenset[str]) -> P
             if canonicalize_name(pin.name) == name and name not in needed:
                 return pin
     return None
-
-
-def _unreachable(output: str) -> str:
-    """``URL, which cannot be reached (why)`` when uv failed to fetch something, else ``""``."""
-    causes = [line.strip().removeprefix("cause:").strip() for line in output.splitlines()]
-    url = next(
-        (
-            c.removeprefix("Failed to fetch:").strip()
-            for c in causes
-            if c.startswith("Failed to fetch:")
-        ),
-        "",
-    )
-    if not url:
-        return ""
-    return f"{url}, which cannot be reached ({causes[-1] if causes else 'no answer'})"
-
-
-def _resolver_reason(output: str) -> str:
-    """The first cause in uv's explanation (``Because X depends on Y``), else its last line."""
-    for line in output.splitlines():
-        text = line.strip().removeprefix("cause:").strip().removeprefix("╰─▶ ").strip()
-        if text.startswith("Because "):
-            return text.split(", we can conclude")[0].split(" and only the following")[0]
-    return _last_line(output)
-
-
-def _last_line(output: str) -> str:
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    useful = [line for line in lines if not line.startswith(("hint:", "warning:"))]
-    return (useful or lines or ["no details"])[-1].removeprefix("error: ").removeprefix("╰─▶ ")
 
 
 def _is_closed(recorded: RecordedEnv, pins: list[Pin]) -> bool:

@@ -145,7 +145,7 @@ def test_unrecorded_python_is_the_newest_with_wheels_for_every_pin() -> None:
 
 
 def test_resolver_failure_names_its_first_cause() -> None:
-    from rebuild_env.resolve import _resolver_reason
+    from rebuild_env.uv_output import first_cause as _resolver_reason
 
     output = (
         "error: No solution found when resolving dependencies\n"
@@ -163,7 +163,7 @@ def test_resolver_failure_names_its_first_cause() -> None:
 
 
 def test_unreachable_url_is_named_instead_of_a_conflict() -> None:
-    from rebuild_env.resolve import _unreachable
+    from rebuild_env.uv_output import unreachable as _unreachable
 
     output = """error: Request failed after 3 retries in 11.2s
   cause: Failed to fetch: http://private-pypi.org/api/pypi/simple/fake-private-package/

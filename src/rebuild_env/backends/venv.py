@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .. import _subprocess
+from .. import _subprocess, uv_output
 from ..errors import BuildError
 from ..interpreters import uv_binary
 from ..plan import Plan
@@ -36,28 +36,6 @@ def _install_hint(output: str) -> str:
     if "Failed to build" in output or "Failed to download" in output:
         return "a package has no wheel for this Python/platform; try --python with another version"
     return "see the installer's output above"
-
-
-def _install_cause(output: str) -> str:
-    """The installer's reason in one line: the resolver's first and last step, the URL it
-    could not fetch and why, or its last error line."""
-    lines = [
-        line.strip().removeprefix("cause:").strip().removeprefix("╰─▶ ").strip()
-        for line in output.splitlines()
-        if line.strip()
-    ]
-    steps = [
-        line.split(", we can conclude")[0].removeprefix("And ").removeprefix("because ")
-        for line in lines
-        if line.startswith(("Because ", "And because "))
-    ]
-    if steps:
-        return "; ".join(dict.fromkeys((steps[0], steps[-1]))).removeprefix("Because ")
-    fetched = next((line for line in lines if line.startswith("Failed to fetch")), "")
-    if fetched:
-        return f"{fetched} ({lines[-1]})"
-    errors = [line for line in lines if line.lower().startswith("error:")]
-    return errors[-1].split(":", 1)[-1].strip() if errors else ""
 
 
 class VenvBackend:
@@ -128,7 +106,7 @@ class VenvBackend:
         try:
             _subprocess.run(args, env=env, timeout=INSTALL_TIMEOUT_S, what="package install")
         except BuildError as exc:
-            cause = _install_cause(exc.output)
+            cause = uv_output.install_cause(exc.output)
             if cause:
                 exc.message = f"{exc.message}: {cause}"
                 exc.args = (exc.message,)

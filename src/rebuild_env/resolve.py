@@ -8,9 +8,14 @@ upper bounds and today's numpy breaks yesterday's scikit-learn.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import json
+import os
 import re
 import sys
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -25,6 +30,7 @@ from packaging.version import InvalidVersion, Version
 
 from . import _subprocess, interpreters, uv_output
 from .errors import BuildError, ResolveError
+from .locations import cache_dir
 from .pins import Pin, RecordedEnv
 from .plan import Dropped, Interpreter, Plan, PlannedPackage
 
@@ -371,28 +377,25 @@ class _Resolver:
                 args += ["--exclude-newer", exclude_newer]
             for name in wheels_only:
                 args += ["--only-binary", name]
-            try:
-                done = _subprocess.run(
-                    args,
-                    env=_subprocess.clean_env({"UV_NO_PROGRESS": "1"}),
-                    timeout=COMPILE_TIMEOUT_S,
-                    what="uv pip compile",
-                )
-            except BuildError as exc:
-                if unreachable := uv_output.unreachable(exc.output):
-                    raise ResolveError(
-                        f"resolving for Python {python_version} needs {unreachable}",
-                        hint="check the network and the index URLs the record names (a "
-                        "private index needs its credentials set in the environment)",
-                    ) from None
-                self.last_reason = uv_output.first_cause(exc.output)
+            key = [str(a) for a in args if a not in (infile, constraints)]
+            ok, output = _cached_compile(
+                args, [*key, infile.read_text(), constraints.read_text()], bool(exclude_newer)
+            )
+        if not ok:
+            if unreachable := uv_output.unreachable(output):
                 raise ResolveError(
-                    "the recorded requirements cannot be resolved together for Python "
-                    f"{python_version}: {self.last_reason}",
-                    hint="see the requirements file; pass --python to try another version",
-                ) from None
+                    f"resolving for Python {python_version} needs {unreachable}",
+                    hint="check the network and the index URLs the record names (a "
+                    "private index needs its credentials set in the environment)",
+                )
+            self.last_reason = uv_output.first_cause(output)
+            raise ResolveError(
+                "the recorded requirements cannot be resolved together for Python "
+                f"{python_version}: {self.last_reason}",
+                hint="see the requirements file; pass --python to try another version",
+            )
         packages = []
-        for raw in done.stdout.splitlines():
+        for raw in output.splitlines():
             line = raw.strip()
             if not line or line.startswith(("#", "-")):
                 continue
@@ -441,6 +444,48 @@ def _earliest_match(files: list[index.ReleaseFile], pin: Pin) -> list[index.Rele
         return []
     matching = sorted({f.version for f in files if not f.yanked and spec.contains(f.version)})
     return [f for f in files if matching and f.version == matching[0]]
+
+
+RESOLUTION_TTL_S = {True: 30 * 24 * 3600, False: 24 * 3600}
+"""How long a resolution is reused: a month when it is as of a date, a day when as of now."""
+
+
+def _cached_compile(args: Sequence[str | Path], key: list[str], dated: bool) -> tuple[bool, str]:
+    """Run ``uv pip compile`` once per distinct question: ``(succeeded, its output)``.
+
+    The same pins, Python, index options and date give the same answer, so a cache hit of
+    a ``requirements.txt`` bundle does not pay for the resolver again. An answer that
+    depends on the network (an unreachable URL) is never kept.
+    """
+    uv = Path(str(args[0]))
+    with contextlib.suppress(OSError):
+        key = [*key, str(uv.stat().st_mtime_ns)]
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:32]
+    path = cache_dir() / "resolutions" / f"{digest}.json"
+    try:
+        entry = json.loads(path.read_text())
+        if time.time() - float(entry["at"]) < RESOLUTION_TTL_S[dated]:
+            return bool(entry["ok"]), str(entry["output"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    try:
+        done = _subprocess.run(
+            list(args),
+            env=_subprocess.clean_env({"UV_NO_PROGRESS": "1"}),
+            timeout=COMPILE_TIMEOUT_S,
+            what="uv pip compile",
+        )
+        ok, output = True, done.stdout
+    except BuildError as exc:
+        ok, output = False, exc.output
+        if uv_output.unreachable(output) or not uv_output.resolver_steps(output):
+            return ok, output  # the network's answer, or not the resolver's: ask again
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"at": time.time(), "ok": ok, "output": output}))
+        tmp.replace(path)
+    return ok, output
 
 
 def model_needs(hints: Sequence[Pin], loader: str) -> frozenset[str]:

@@ -210,3 +210,27 @@ def test_model_needs_includes_the_dependencies_of_what_the_scan_found() -> None:
     needed = model_needs([Pin(name="scikit-learn")], "joblib")
     assert {"scikit-learn", "numpy", "scipy", "joblib", "threadpoolctl"} <= needed
     assert "flask" not in needed
+
+
+@pytest.mark.network
+def test_the_same_question_is_resolved_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from rebuild_env import _subprocess
+
+    monkeypatch.setenv("REBUILD_ENV_CACHE_DIR", str(tmp_path))
+    calls: list[object] = []
+    real_run = _subprocess.run
+
+    def counting_run(args, **kwargs):  # type: ignore[no-untyped-def]
+        if "compile" in [str(a) for a in args]:
+            calls.append(args)
+        return real_run(args, **kwargs)
+
+    monkeypatch.setattr(_subprocess, "run", counting_run)
+    recorded = _recorded(_pin("scikit-learn==1.3.2"), _pin("numpy"), _pin("cowsay==0.0.0", 2))
+    first = make_plan(recorded, resolve=True)
+    asked = len(calls)  # one that fails on cowsay, one without it
+    second = make_plan(recorded, resolve=True)
+    assert asked == 2 and len(calls) == asked
+    assert first.packages == second.packages and first.dropped == second.dropped

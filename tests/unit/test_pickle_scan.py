@@ -152,3 +152,19 @@ def test_pickletools_agrees_on_plain_pickles(tmp_path: Path) -> None:
     compat = {("__builtin__", "builtins"), ("copy_reg", "copyreg")}
     mapped = {(dict(compat).get(m, m), n) for m, n in expected}
     assert found == mapped
+
+
+def test_spline_and_quantile_pipelines_are_safe(tmp_path: Path) -> None:
+    # SplineTransformer keeps scipy's BSpline and (scipy >= 1.15) an array_api_compat asarray.
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import QuantileTransformer, SplineTransformer
+
+    X, y = load_iris(return_X_y=True)
+    model = make_pipeline(
+        SplineTransformer(), QuantileTransformer(n_quantiles=10), LogisticRegression()
+    ).fit(X, y)
+    path = tmp_path / "spline.joblib"
+    joblib.dump(model, path)
+    report = scan_file(path)
+    assert report.safe, report.refused
+    assert not report.unknown

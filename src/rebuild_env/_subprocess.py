@@ -137,12 +137,24 @@ def run(
     The child runs in its own process group so that Ctrl-C and timeouts stop it and
     everything it started.
     """
+    proc = start(args, env=env, cwd=cwd, what=what)
+    return finish(proc, timeout=timeout, check=check, what=what)
+
+
+def start(
+    args: Sequence[str | Path],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    what: str = "",
+    stdin: bool = False,
+) -> subprocess.Popen[str]:
+    """Start a command (``stdin=True``: it reads what :func:`finish` sends it)."""
     argv = tuple(str(a) for a in args)
-    started = time.perf_counter()
     try:
         proc = subprocess.Popen(
             argv,
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -154,10 +166,25 @@ def run(
         )
     except OSError as exc:
         raise BuildError(f"cannot run {argv[0]}: {exc.strerror}", hint=what) from exc
+    proc.started = time.perf_counter()  # type: ignore[attr-defined]
     with _ACTIVE_LOCK:
         _ACTIVE.add(proc)
+    return proc
+
+
+def finish(
+    proc: subprocess.Popen[str],
+    *,
+    send: str | None = None,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    check: bool = True,
+    what: str = "",
+) -> Completed:
+    """Wait for a started command (sending it ``send``); the same failures as :func:`run`."""
+    argv = tuple(str(a) for a in proc.args)  # type: ignore[union-attr]
+    started = time.perf_counter() if send is not None else proc.started  # type: ignore[attr-defined]
     try:
-        out, err = proc.communicate(timeout=timeout)
+        out, err = proc.communicate(input=send, timeout=timeout)
     except subprocess.TimeoutExpired:
         out, err = _stop(proc)
         raise CommandTimeout(argv, timeout, (out or "") + (err or "")) from None
@@ -174,6 +201,16 @@ def run(
             output=tail(done.stderr or done.stdout),
         )
     return done
+
+
+def discard(proc: subprocess.Popen[str]) -> None:
+    """Stop a started command whose answer is no longer wanted."""
+    if proc.poll() is None:
+        _stop(proc)
+    elif proc.stdout is not None and not proc.stdout.closed:
+        proc.communicate()
+    with _ACTIVE_LOCK:
+        _ACTIVE.discard(proc)
 
 
 def exit_status(returncode: int) -> str:

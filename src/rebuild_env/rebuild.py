@@ -26,6 +26,7 @@ from .backends.base import (
 )
 from .bundle import read_bundle
 from .cache import touch
+from .errors import RebuildEnvError
 from .locations import cache_dir
 from .pins import Pin, RecordedEnv
 from .plan import Plan
@@ -34,6 +35,7 @@ from .resolve import make_plan
 from .verify.runner import (
     DEFAULT_TIMEOUT_S,
     ProbeResult,
+    WarmProbe,
     request_for,
     result_from_dict,
     result_to_dict,
@@ -233,6 +235,17 @@ def rebuild(
     bundle: Path | str, options: Options = Options(), progress: Progress = _quiet
 ) -> Report:
     """Rebuild a bundle's environment and verify the model in it."""
+    warm = _warm_probe(bundle, options)
+    try:
+        return _rebuild(bundle, options, progress, warm)
+    finally:
+        if warm is not None:
+            warm.discard()
+
+
+def _rebuild(
+    bundle: Path | str, options: Options, progress: Progress, warm: WarmProbe | None
+) -> Report:
     seconds = options.seconds
     backend = backend_for(options)
     plan, scanned = plan_bundle(bundle, options, progress)
@@ -256,8 +269,54 @@ def rebuild(
             )
             return replace(report, prefix=None)
     return _build_and_verify(
-        plan, scanned=scanned, out=out, options=options, backend=backend, progress=progress
+        plan,
+        scanned=scanned,
+        out=out,
+        options=options,
+        backend=backend,
+        progress=progress,
+        warm=warm,
     )
+
+
+WARM_DIR = "warm"
+
+
+def _warm_file(bundle: Path | str) -> Path:
+    digest = hashlib.sha256(str(Path(bundle).resolve()).encode()).hexdigest()[:20]
+    return cache_dir() / WARM_DIR / f"{digest}.json"
+
+
+def _warm_probe(bundle: Path | str, options: Options) -> WarmProbe | None:
+    """Start the probe in the env this bundle verified in last time, if it will likely run.
+
+    Its imports (the model's modules) then overlap reading, scanning and planning; the
+    plan decides later whether it is used (same interpreter) or discarded.
+    """
+    if options.dry_run or options.no_cache or options.prefix is not None:
+        return None
+    try:
+        last = json.loads(_warm_file(bundle).read_text())
+        python = Path(last["python"])
+        if not (options.reverify or last["probe_ran"]) or not python.exists():
+            return None
+        return WarmProbe(python, [str(m) for m in last["modules"]])
+    except (OSError, ValueError, KeyError, TypeError, RebuildEnvError):
+        return None
+
+
+def _remember_for_warm(plan: Plan, prefix: Path, scanned: Scanned, probe_ran: bool) -> None:
+    modules = ["numpy", plan.recorded.model.loader]
+    modules += sorted({m for m, _ in scanned.allowed_globals or () if m != "builtins"})
+    record = {"python": str(env_python(prefix)), "modules": modules, "probe_ran": probe_ran}
+    path = _warm_file(plan.recorded.bundle_dir)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(record))
+        tmp.replace(path)
+    except OSError:
+        pass
 
 
 def _write(
@@ -324,6 +383,7 @@ def _build_and_verify(
     options: Options,
     backend: Backend,
     progress: Progress,
+    warm: WarmProbe | None = None,
 ) -> Report:
     seconds = options.seconds
     prefix = (options.prefix or default_prefix(plan, _channels(backend))).absolute()
@@ -358,10 +418,11 @@ def _build_and_verify(
         if earlier is not None:
             probe, verified_at = earlier
         else:
-            probe = run_probe(env_python(prefix), request, timeout=options.timeout)
+            probe = run_probe(env_python(prefix), request, timeout=options.timeout, warm=warm)
             verified_at = ""
             if probe.level in _PASSING and probe.error is None:
                 _store_verification(prefix, vkey, probe)
+        _remember_for_warm(plan, prefix, scanned, probe_ran=earlier is None)
     status = probe.level
     if probe.input == "generated" and probe.error is not None and probe.error.stage == "predict":
         # The generated input is our guess, not the model's fault: the model still loads.

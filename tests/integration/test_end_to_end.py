@@ -15,7 +15,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from rebuild_env.capture import save_bundle
 from tests.conftest import EXAMPLE_BUNDLE, run_cli
-from tests.unit.test_json_contract import REBUILD_KEYS, VERIFICATION_KEYS
+from tests.json_contract import REBUILD_KEYS, VERIFICATION_KEYS
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 

@@ -503,7 +503,7 @@ def run(request):
         if model is not None:
             _predict(model, request, result)
     seen = set()
-    for w in caught:
+    for w in _EARLY_WARNINGS + list(caught):
         key = (w.category.__name__, str(w.message))
         if key not in seen:
             seen.add(key)
@@ -552,7 +552,32 @@ def _predict(model, request, result):
             result["level"] = "differs"
 
 
+_EARLY_WARNINGS = []
+
+
+def warm(modules):
+    """Import what the model will need, then wait for the request (paths on stdin).
+
+    Started while the host is still planning, so the imports overlap its work. Warnings
+    raised by these imports (``numpy.dtype size changed``) are kept for the result.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for name in modules:
+            try:
+                __import__(name)
+            except BaseException:  # the real load reports it
+                pass
+    _EARLY_WARNINGS.extend(caught)
+    line = sys.stdin.readline()
+    if not line.strip():
+        return 0
+    return main([sys.argv[0]] + json.loads(line))
+
+
 def main(argv):
+    if len(argv) > 2 and argv[1] == "--warm":
+        return warm(json.loads(argv[2]))
     with open(argv[1]) as handle:
         request = json.load(handle)
     try:

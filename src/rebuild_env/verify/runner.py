@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -98,24 +99,68 @@ def _input_schema(recorded: RecordedEnv) -> dict[str, Any] | None:
     return None
 
 
+class WarmProbe:
+    """A probe started before the plan is known: it imports what the model needs (as
+    the last run of this bundle found) while the host reads, scans and plans. Used by
+    :func:`run_probe` when the plan lands on the same interpreter, else discarded."""
+
+    def __init__(self, python: Path, modules: Sequence[str]) -> None:
+        self.python = python
+        self.tmp = Path(tempfile.mkdtemp(prefix="rebuild-env-probe-"))
+        self.proc = _subprocess.start(
+            [python, "-I", PROBE, "--warm", json.dumps(list(modules))],
+            env=_probe_env(),
+            cwd=self.tmp,
+            what="probe",
+            stdin=True,
+        )
+
+    def discard(self) -> None:
+        """Stop it (idempotent) and remove its folder."""
+        _subprocess.discard(self.proc)
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _probe_env() -> dict[str, str]:
+    return _subprocess.clean_env({"PYTHONFAULTHANDLER": "1"})
+
+
 def run_probe(
-    python: Path, request: dict[str, Any], *, timeout: float = DEFAULT_TIMEOUT_S
+    python: Path,
+    request: dict[str, Any],
+    *,
+    timeout: float = DEFAULT_TIMEOUT_S,
+    warm: WarmProbe | None = None,
 ) -> ProbeResult:
-    """Run the probe in isolated mode and parse its result file."""
+    """Run the probe in isolated mode and parse its result file.
+
+    ``warm``, when it runs ``python``, is handed the request instead of starting anew.
+    """
+    if warm is not None and (warm.python != python or warm.proc.poll() is not None):
+        warm.discard()
+        warm = None
     with tempfile.TemporaryDirectory(prefix="rebuild-env-probe-") as tmp:
         request_file = Path(tmp) / "request.json"
         result_file = Path(tmp) / "result.json"
         request_file.write_text(json.dumps(request), encoding="utf-8")
-        env = _subprocess.clean_env({"PYTHONFAULTHANDLER": "1"})
         try:
-            done = _subprocess.run(
-                [python, "-I", PROBE, request_file, result_file],
-                env=env,
-                cwd=Path(tmp),
-                timeout=timeout,
-                check=False,
-                what="probe",
-            )
+            if warm is not None:
+                send = json.dumps([str(request_file), str(result_file)]) + "\n"
+                try:
+                    done = _subprocess.finish(
+                        warm.proc, send=send, timeout=timeout, check=False, what="probe"
+                    )
+                finally:
+                    warm.discard()
+            else:
+                done = _subprocess.run(
+                    [python, "-I", PROBE, request_file, result_file],
+                    env=_probe_env(),
+                    cwd=Path(tmp),
+                    timeout=timeout,
+                    check=False,
+                    what="probe",
+                )
         except _subprocess.CommandTimeout:
             return ProbeResult(
                 level="failed",

@@ -18,6 +18,7 @@ from .stream import ByteStream, Truncated
 
 MAX_DECLARED = 1 << 34  # 16 GiB: larger declared lengths are lies
 MAX_KEPT = 4096  # strings longer than this are skipped, not kept
+MAX_KEPT_TOTAL = 8 << 20  # past this many bytes of kept strings, further ones are skipped too
 MAX_NESTING = 8
 # What a hostile file could otherwise grow without bound (a few bytes of input each, and a
 # compressed file inflates to gigabytes): far above what real models use, far below RAM.
@@ -72,6 +73,7 @@ class Result:
     arrays: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
     strings: dict[tuple[str, str], str] = field(default_factory=dict)
     """(module, name) of an object -> a version string found in its state."""
+    kept_bytes: int = 0
 
 
 def _int(stream: ByteStream, size: int, fmt: str) -> int:
@@ -167,6 +169,7 @@ class Machine:
         # keys out of that order go to a dict.
         self.memo: list[object] = []
         self.sparse_memo: dict[int, object] = {}
+        self._object_dtypes: dict[int, tuple[object, bool]] = {}
 
     def _pop(self) -> object:
         if not self.stack:
@@ -212,8 +215,25 @@ class Machine:
             if len(self.stack) > MAX_STACK:
                 raise ScanError(f"the stack grows past {MAX_STACK} items (offset {offset})")
 
+    def _has_object(self, dtype: object) -> bool:
+        """``_has_object``, once per dtype object (a forest's trees share one, memoized)."""
+        known = self._object_dtypes.get(id(dtype))
+        if known is None or known[0] is not dtype:
+            known = (dtype, _has_object(dtype))
+            self._object_dtypes[id(dtype)] = known
+        return known[1]
+
     def _step(self, op: pickletools.OpcodeInfo, arg: object, offset: int) -> None:
         name = op.name
+        if name in _PUSH_ARG:  # the most frequent opcodes first (strings and ints)
+            if isinstance(arg, (str, bytes)) and len(arg) > 64:
+                # Kept strings are bounded in total, not only each (a file of many long
+                # strings would otherwise grow the scan with the file).
+                self.result.kept_bytes += len(arg)
+                if self.result.kept_bytes > MAX_KEPT_TOTAL:
+                    arg = None
+            self.stack.append(arg)
+            return
         if name == "PROTO":
             self.result.protocol = max(self.result.protocol, int(arg))  # type: ignore[call-overload]
             return
@@ -383,7 +403,7 @@ class Machine:
         for d in shape:
             count *= d
         self.result.arrays.append((code, shape))
-        if code.startswith("O") or _has_object(dtype):
+        if code.startswith("O") or self._has_object(dtype):
             nested = Machine(
                 self.stream, self.result, "object array in joblib payload", self.depth + 1
             )
@@ -414,6 +434,15 @@ def _dtype_code(dtype: object) -> str:
         if isinstance(first, str):
             return first.lstrip("<>|=")
     raise ScanError("joblib array wrapper with an unreadable dtype")
+
+
+# Opcodes that push their argument as the value: strings, bytes, ints.
+_PUSH_ARG = frozenset(
+    op.name
+    for op in pickletools.opcodes
+    if any(kind in op.name for kind in ("UNICODE", "STRING", "BYTES"))
+    or op.name in ("BININT", "BININT1", "BININT2", "INT", "LONG", "LONG1", "LONG4")
+)
 
 
 def _has_object(dtype: object, depth: int = 0) -> bool:

@@ -115,7 +115,8 @@ class ByteStream:
 
     def read(self, n: int) -> bytes:
         """Exactly ``n`` bytes, or :class:`Truncated`."""
-        self._fill(n)
+        if len(self._buffer) < n:
+            self._fill(n)
         if len(self._buffer) < n:
             raise Truncated(f"needed {n} bytes at offset {self.position}")
         data = bytes(self._buffer[:n])

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import joblib
+import pytest
 from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 
@@ -80,7 +81,9 @@ def test_inspect_json_for_a_refused_file(tmp_path: Path) -> None:
     assert_valid(doc, "inspect")
 
 
-def test_save_and_cache_json_validate(tmp_path: Path) -> None:
+def test_save_and_cache_json_validate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A cache of its own: another test may have built the same plan in the session's cache.
+    monkeypatch.setenv("REBUILD_ENV_CACHE_DIR", str(tmp_path / "cache"))
     X, y = load_iris(return_X_y=True)
     joblib.dump(DecisionTreeClassifier(max_depth=2).fit(X, y), tmp_path / "model.joblib")
     saved = run_cli("save", tmp_path / "model.joblib", tmp_path / "bundle", "--json")

@@ -154,8 +154,14 @@ def save_bundle(
     sample_input: Any = None,
     method: str = "predict",
     compress: int = 3,
+    pack: bool = False,
+    pack_backend: str = "venv",
 ) -> Path:
-    """Write ``model`` and what it needs into the bundle folder ``path``; return the folder."""
+    """Write ``model`` and what it needs into the bundle folder ``path``; return the folder.
+
+    ``pack``: also store every artifact a rebuild installs (``rebuild-env pack``; needs the
+    package index), so the bundle rebuilds with ``--offline``.
+    """
     import joblib
 
     folder = Path(path)
@@ -193,6 +199,12 @@ def save_bundle(
     (folder / MANIFEST).write_text(
         yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False), encoding="utf-8"
     )
+    if pack:
+        from .pack.packing import pack_bundle
+        from .rebuild import Options
+
+        # The manifest records this interpreter's version: plan with it.
+        pack_bundle(folder, Options(backend=pack_backend, python=sys.executable))
     return folder
 
 

@@ -17,7 +17,7 @@ from . import __version__
 from .errors import ExitCode, RebuildEnvError, UsageError
 from .help_examples import add_examples
 
-COMMANDS = ("rebuild", "plan", "inspect", "save", "cache", "verify")
+COMMANDS = ("rebuild", "plan", "inspect", "save", "cache", "verify", "pack")
 EXIT_CODES_HELP = """exit codes:
   0  verified (identical predictions, or the highest level the bundle allows)
   1  internal error (a bug: please report it, with --debug output)
@@ -123,6 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the probe even if this env already verified this model and sample",
     )
     rebuild.add_argument(
+        "--offline",
+        action="store_true",
+        help="install only what the bundle carries (see `pack`): no index, no network",
+    )
+    rebuild.add_argument(
         "--no-cache",
         action="store_true",
         help="build in a temporary prefix and remove it after verifying (no cache used)",
@@ -148,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     save.add_argument("--sample-input", type=Path, help=".npy or .csv input to record outputs for")
     save.add_argument("--method", default="predict")
     save.add_argument("--trust", action="store_true", help="save even if the scan refuses the file")
+    save.add_argument(
+        "--pack", action="store_true", help="also store the artifacts a rebuild installs (pack)"
+    )
+    save.add_argument("--pack-backend", choices=("venv", "conda"), default="venv")
     _common(save)
 
     verify = sub.add_parser("verify", help="rebuild (through the cache) and verify many bundles")
@@ -157,7 +166,16 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--timeout", type=float, default=600.0, help="seconds each probe may take")
     verify.add_argument("--trust", action="store_true", help="load models the scan refuses")
     verify.add_argument("--prefer-recorded", action="store_true")
+    verify.add_argument(
+        "--offline", action="store_true", help="install only what each bundle carries"
+    )
     _common(verify)
+
+    pack = sub.add_parser(
+        "pack", help="store every artifact the plan installs in the bundle (for --offline)"
+    )
+    _bundle_args(pack)
+    _common(pack)
 
     cache = sub.add_parser("cache", help="list, locate, prune or clear cached environments")
     cache_sub = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
@@ -233,12 +251,15 @@ def _run(
             sample_input=args.sample_input,
             method=args.method,
             trust=args.trust,
+            pack=args.pack_backend if args.pack else None,
         )
         return (
             ExitCode.OK,
-            f"saved bundle {folder}",
+            f"saved bundle {folder}" + (f" (packed for {args.pack_backend})" if args.pack else ""),
             {"schema_version": 1, "command": "save", "bundle": str(folder)},
         )
+    if args.command == "pack":
+        return _pack(args, progress)
     if args.command == "cache":
         return _cache(args)
     if args.command == "verify":
@@ -267,6 +288,7 @@ def _run(
         reverify=getattr(args, "reverify", False),
         channels=tuple(args.channel),
         conda_exe=args.conda_exe,
+        offline=getattr(args, "offline", False),
     )
     report = rebuild(args.bundle, options, progress)
     doc = report.to_json()
@@ -281,6 +303,15 @@ def _run(
     return report.exit_code, report.render_text(), doc
 
 
+def _pack(args: argparse.Namespace, progress: _Progress) -> tuple[ExitCode, str, dict[str, Any]]:
+    from .pack.packing import pack_bundle
+
+    if getattr(args, "emit", None):
+        raise UsageError("pack writes no Dockerfile", hint="use --emit with rebuild or plan")
+    result = pack_bundle(args.bundle, _options(args), progress)
+    return ExitCode.OK, result.render_text(), result.to_json()
+
+
 def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
     from .batch import batch_exit_code, verify_all
     from .rebuild import Options
@@ -292,6 +323,7 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
         prefer_recorded=args.prefer_recorded,
         channels=tuple(args.channel),
         conda_exe=args.conda_exe,
+        offline=args.offline,
     )
 
     def say(row: Any) -> None:

@@ -99,6 +99,10 @@ class UnsafeModelError(RebuildEnvError):
     exit_code = ExitCode.UNSAFE_MODEL
 
 
+class ArtifactsMissing(BundleError):
+    """``--offline``: the bundle lacks (or carries corrupt copies of) artifacts the plan needs."""
+
+
 class Interrupted(RebuildEnvError):
     """The user pressed Ctrl-C (or the process got SIGTERM)."""
 

@@ -78,6 +78,8 @@ class Options:
     """Conda channels (``--channel``), highest priority first; default: the environment's."""
     conda_exe: str | None = None
     """``--conda-exe``: install the conda packages with this conda/mamba/micromamba."""
+    offline: bool = False
+    """``--offline``: plan from the bundle's pack record and install only its artifacts."""
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -117,6 +119,10 @@ def scan_model(recorded: RecordedEnv, *, trust: bool, allow_modules: Sequence[st
 
 def backend_for(options: Options) -> Backend:
     """The backend the options ask for, configured by them."""
+    if options.offline:
+        from .pack.offline import offline_backend
+
+        return offline_backend(options.backend)
     return get_backend(options.backend, channels=options.channels, conda_exe=options.conda_exe)
 
 
@@ -220,6 +226,17 @@ def plan_bundle(
     with _stage("scan", progress, seconds):
         scanned = scan_model(recorded, trust=options.trust, allow_modules=options.allow_modules)
     with _stage("plan", progress, seconds):
+        if options.offline:  # the pack record is the plan: no index is asked
+            from .pack.offline import plan_offline
+
+            plan = plan_offline(
+                recorded,
+                scanned.hints,
+                backend=options.backend,
+                python=options.python,
+                prefer_recorded=options.prefer_recorded,
+            )
+            return plan, scanned
         plan = make_plan(
             recorded,
             backend=options.backend,

@@ -17,9 +17,18 @@ SAVE_TIMEOUT_S = 900.0
 
 
 def save_from_file(
-    model_file: Path, dest: Path, *, sample_input: Path | None, method: str, trust: bool
+    model_file: Path,
+    dest: Path,
+    *,
+    sample_input: Path | None,
+    method: str,
+    trust: bool,
+    pack: str | None = None,
 ) -> Path:
-    """Scan ``model_file``, then write the bundle ``dest`` from a child process."""
+    """Scan ``model_file``, then write the bundle ``dest`` from a child process.
+
+    ``pack``: a backend (``venv``/``conda``) whose artifacts are then stored in the bundle.
+    """
     from .pickle_scan import check_safe, scan_file
 
     if not model_file.is_file():
@@ -39,4 +48,10 @@ def save_from_file(
         raise BundleError(
             f"saving failed: {_subprocess.tail(exc.output, 1)}", path=model_file
         ) from None
+    if pack is not None:
+        from .pack.packing import pack_bundle
+        from .rebuild import Options
+
+        # The bundle records this Python, so it is the interpreter the plan uses.
+        pack_bundle(dest, Options(backend=pack, python=sys.executable, trust=trust))
     return dest

@@ -33,6 +33,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
             "also a Dockerfile",
         ),
         ("rebuild-env rebuild model.pkl --rtol 1e-6 --reverify", "compare within a tolerance"),
+        (
+            "rebuild-env rebuild packed-bundle/ --offline",
+            "install only what `rebuild-env pack` stored in the bundle (no network)",
+        ),
     ),
     "plan": (
         ("rebuild-env plan fixtures/bundles/iris-logreg", "the plan table; nothing is built"),
@@ -60,6 +64,16 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
         (
             "rebuild-env verify models/a models/b --backend conda --json",
             "one JSON document, a row per bundle",
+        ),
+    ),
+    "pack": (
+        (
+            "rebuild-env pack fixtures/bundles/iris-logreg",
+            "store the plan's wheels (+ sha256) in BUNDLE/artifacts/venv/",
+        ),
+        (
+            "rebuild-env pack models/churn/ --backend conda -c conda-forge --json",
+            "the solved conda packages, as a local channel in the bundle",
         ),
     ),
     "cache": (

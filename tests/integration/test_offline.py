@@ -165,4 +165,4 @@ def test_interrupted_pack_leaves_nothing_that_looks_complete(
     assert result.code == 2 and "carries no artifacts" in result.stderr
     if sig == signal.SIGINT:
         assert proc.returncode == 130, stderr
-        assert list((bundle / "artifacts").iterdir()) == []
+        assert not (bundle / "artifacts").exists()

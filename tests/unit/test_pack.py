@@ -81,7 +81,7 @@ def test_staging_without_a_record_publishes_nothing(tmp_path: Path) -> None:
     final = tmp_path / "artifacts" / "venv"
     with pytest.raises(BundleError), record.staging(final) as staged:
         (staged / "x.whl").write_bytes(b"x")
-    assert not final.exists() and list(final.parent.iterdir()) == []
+    assert not final.exists() and not final.parent.exists()
 
 
 def test_staging_replaces_the_earlier_pack_and_cleans_leftovers(tmp_path: Path) -> None:
@@ -179,3 +179,15 @@ def test_offline_without_a_pack_fails_naming_the_pack_command(tmp_path: Path) ->
     assert "carries no artifacts for the venv backend" in result.stderr
     assert "rebuild-env pack" in result.stderr
     assert not (tmp_path / "env").exists()
+
+
+def test_conda_pack_and_offline_say_they_are_not_available_yet(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(EXAMPLE_BUNDLE, bundle)
+    packed = run_cli("pack", bundle, "--backend", "conda")
+    assert packed.code == 2 and "not available" in packed.stderr
+    offline_run = run_cli(bundle, "--offline", "--backend", "conda", "--out", tmp_path / "o")
+    assert offline_run.code == 2 and "not available" in offline_run.stderr
+    assert sorted(p.name for p in bundle.iterdir()) == sorted(
+        p.name for p in EXAMPLE_BUNDLE.iterdir()
+    )

@@ -229,8 +229,7 @@ def offline_backend(name: str) -> Backend:
     """The backend that builds ``name``'s environment from the bundle's artifacts only."""
     if name == "venv":
         return OfflineVenvBackend()
-    if name == "conda":
-        from .conda_pack import OfflineCondaBackend
-
-        return OfflineCondaBackend()
-    raise UsageError(f"unknown backend {name!r}", hint="use --backend venv or --backend conda")
+    raise UsageError(
+        f"--offline is not available for the {name} backend yet",
+        hint="pack and rebuild with --backend venv",
+    )

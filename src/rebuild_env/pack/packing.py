@@ -49,7 +49,7 @@ class PackResult:
         lines.append(
             f"packed {len(self.record.artifacts)} artifact(s), {self.size / 1e6:.1f} MB, for "
             f"{self.record.backend} + Python {self.record.python_version} in {self.folder} "
-            f"({self.seconds:.1f} s); rebuild with: rebuild-env BUNDLE --offline"
+            f"({self.seconds:.1f} s); rebuild with: rebuild-env {self.plan.recorded.bundle_dir} --offline"
         )
         return "\n".join(lines)
 
@@ -88,28 +88,27 @@ def pack_bundle(
     options = options or Options()
     if options.offline:
         raise UsageError("pack needs the index: it cannot run --offline")
+    if options.backend != "venv":
+        raise UsageError(
+            f"packing for the {options.backend} backend is not available yet",
+            hint="pack with --backend venv (the default)",
+        )
     started = time.perf_counter()
     plan, scanned = plan_bundle(bundle, options, progress)
     folder = record.backend_dir(plan.recorded.bundle_dir, plan.backend)
     progress("pack", "start")
     with record.staging(folder) as staged:
-        if plan.backend == "conda":
-            from .conda_pack import pack_conda
+        from . import wheels
 
-            artifacts, python_version = pack_conda(plan, options, staged, reuse=folder)
-        else:
-            from . import wheels
-
-            artifacts = wheels.fetch(
-                wheels.locate(plan),
-                staged / record.WHEELS_DIR,
-                reuse=[folder / record.WHEELS_DIR],
-            )
-            python_version = plan.python_version
+        artifacts = wheels.fetch(
+            wheels.locate(plan),
+            staged / record.WHEELS_DIR,
+            reuse=[folder / record.WHEELS_DIR],
+        )
         pack = PackRecord(
             backend=plan.backend,
             platform=sysconfig.get_platform(),
-            python_version=python_version,
+            python_version=plan.python_version,
             python_source=plan.python_source,
             record_key=record.record_key(plan.recorded, scanned.hints),
             artifacts=artifacts,

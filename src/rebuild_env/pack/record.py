@@ -218,6 +218,7 @@ def staging(final: Path) -> Iterator[Path]:
     only then: an interrupted pack leaves the bundle as it was (plus, after a SIGKILL, a
     hidden ``.packing-*`` folder that readers ignore and the next pack removes).
     """
+    created = not final.parent.exists()
     final.parent.mkdir(parents=True, exist_ok=True)
     for leftover in final.parent.glob(f"{_TEMP_PREFIX}{final.name}-*"):
         _remove(leftover)
@@ -241,6 +242,9 @@ def staging(final: Path) -> Iterator[Path]:
         _remove(old)
     except BaseException:
         _remove(temporary)
+        if created:  # a bundle that had no artifacts/ folder gets none
+            with contextlib.suppress(OSError):
+                final.parent.rmdir()
         raise
 
 

@@ -49,7 +49,8 @@ class PackResult:
         lines.append(
             f"packed {len(self.record.artifacts)} artifact(s), {self.size / 1e6:.1f} MB, for "
             f"{self.record.backend} + Python {self.record.python_version} in {self.folder} "
-            f"({self.seconds:.1f} s); rebuild with: rebuild-env {self.plan.recorded.bundle_dir} --offline"
+            f"({self.seconds:.1f} s); rebuild it with --offline: "
+            f"rebuild-env {self.plan.recorded.bundle_dir} --offline"
         )
         return "\n".join(lines)
 

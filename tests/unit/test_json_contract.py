@@ -115,6 +115,7 @@ def test_schema_is_versioned_and_names_every_document() -> None:
         "inspect",
         "verify",
         "save",
+        "pack",
         "cache_path",
         "cache_environments",
     }

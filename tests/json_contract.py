@@ -30,6 +30,7 @@ REBUILD_KEYS = {
     "reused_env",
     "spec_files",
     "scan",
+    "local_code",
     "verification",
     "seconds",
 }

@@ -2,6 +2,8 @@
 
 Runs in the *author's* process, with the live model: it records the exact Python, the
 distributions whose modules the model references plus their installed dependency closure,
+a copy of the author's own modules it references (``code/``: those no installed
+distribution provides, living outside site-packages and the standard library),
 and a sample input with the outputs the model gives, in forms the probe loads without
 executing code (``.npy`` with ``allow_pickle=False``; DataFrames as column-oriented JSON).
 """
@@ -12,6 +14,8 @@ import io
 import json
 import pickle
 import platform
+import shutil
+import site
 import sys
 import sysconfig
 from collections.abc import Iterable
@@ -32,6 +36,8 @@ MODEL_FILE = "model.joblib"
 SAMPLE_INPUT_NPY = "sample_input.npy"
 SAMPLE_INPUT_JSON = "sample_input.json"
 SAMPLE_OUTPUT = "sample_output.npy"
+CODE_DIR = "code"
+MAIN_MODULE = "__main__"
 # Always needed to load and verify a bundle, whatever the model references.
 ALWAYS = ("joblib", "numpy")
 
@@ -51,10 +57,55 @@ class _ModuleRecorder(pickle.Pickler):
 
 
 def referenced_top_modules(model: Any) -> set[str]:
-    """Top-level modules the pickled model refers to."""
+    """Top-level modules the pickled model refers to (``__main__`` included)."""
     recorder = _ModuleRecorder()
     recorder.dump(model)
-    return recorder.modules - {"builtins", "__main__"}
+    return recorder.modules - {"builtins"}
+
+
+def _installed_roots() -> set[Path]:
+    """Where the standard library and installed distributions live."""
+    paths = sysconfig.get_paths()
+    roots = [paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths]
+    roots += [*site.getsitepackages(), site.getusersitepackages()]
+    return {Path(r).resolve() for r in roots}
+
+
+def local_sources(modules: set[str]) -> dict[str, Path]:
+    """The referenced modules that are the author's own source: module -> file or package.
+
+    Not the standard library, not provided by an installed distribution, and not living
+    under site-packages; a single ``.py`` file or a package folder.
+    """
+    installed = metadata.packages_distributions()
+    roots = _installed_roots()
+    found: dict[str, Path] = {}
+    for name in sorted(modules - set(sys.stdlib_module_names) - set(installed)):
+        file = getattr(sys.modules.get(name), "__file__", None)
+        if not file:
+            continue
+        source = Path(file).resolve()
+        if any(root == source or root in source.parents for root in roots):
+            continue
+        if source.name == "__init__.py":
+            found[name] = source.parent
+        elif source.suffix == ".py":
+            found[name] = source
+    return found
+
+
+def _copy_local_code(modules: set[str], folder: Path) -> list[str]:
+    """Copy the author's modules into ``code/``; their paths for the manifest's ``code:``."""
+    listed = []
+    for source in local_sources(modules).values():
+        target = folder / CODE_DIR / source.name
+        target.parent.mkdir(exist_ok=True)
+        if source.is_dir():
+            shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        else:
+            shutil.copy2(source, target)
+        listed.append(f"{CODE_DIR}/{target.name}")
+    return listed
 
 
 def _closure(names: Iterable[str]) -> dict[str, metadata.Distribution]:
@@ -169,9 +220,16 @@ def save_bundle(
         raise BundleError("folder exists and is not empty", path=folder, hint="choose a new folder")
     if sample_input is not None and not callable(getattr(model, method, None)):
         raise UsageError(f"the model has no method {method!r}", hint="pass method=...")
+    modules = referenced_top_modules(model)
+    if MAIN_MODULE in modules:
+        raise UsageError(
+            "the model holds a class defined in __main__ (this script or notebook); "
+            "a rebuild has no file to import it from",
+            hint="move the class into a module (e.g. my_code.py), import it from there, "
+            "fit or load the model again and save it",
+        )
     folder.mkdir(parents=True, exist_ok=True)
     joblib.dump(model, folder / MODEL_FILE, compress=compress)
-    modules = referenced_top_modules(model)
     if sample_input is not None:
         modules.add(type(sample_input).__module__.split(".")[0])  # the probe rebuilds it
     dists = _closure(_distributions_for(modules))
@@ -196,6 +254,9 @@ def save_bundle(
         input_name = _write_sample_input(sample_input, folder)
         _write_output(getattr(model, method)(sample_input), folder)
         manifest["sample"] = {"input": input_name, "output": SAMPLE_OUTPUT}
+    code = _copy_local_code(modules, folder)
+    if code:
+        manifest["code"] = code
     (folder / MANIFEST).write_text(
         yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False), encoding="utf-8"
     )

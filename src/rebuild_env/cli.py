@@ -58,6 +58,24 @@ def _backend_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _code_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--trust-code",
+        action="store_true",
+        help="import the author's own modules the model needs (review them first); "
+        "only the classes the scan found in them are allowed",
+    )
+    parser.add_argument(
+        "--code-path",
+        action="append",
+        default=[],
+        type=Path,
+        metavar="DIR",
+        help="where the author's modules are: a folder, .py file or package (repeatable, "
+        "searched before the bundle)",
+    )
+
+
 def _bundle_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", type=Path, help="bundle folder or model file")
     _backend_args(parser)
@@ -77,6 +95,7 @@ def _bundle_args(parser: argparse.ArgumentParser) -> None:
         metavar="NAME",
         help="allow globals from this module in the model file (repeatable)",
     )
+    _code_args(parser)
     parser.add_argument(
         "--prefer-recorded",
         action="store_true",
@@ -153,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     save.add_argument("--sample-input", type=Path, help=".npy or .csv input to record outputs for")
     save.add_argument("--method", default="predict")
     save.add_argument("--trust", action="store_true", help="save even if the scan refuses the file")
+    _code_args(save)
     save.add_argument(
         "--pack", action="store_true", help="also store the artifacts a rebuild installs (pack)"
     )
@@ -165,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--jobs", "-j", type=int, default=1, help="bundles verified at once")
     verify.add_argument("--timeout", type=float, default=600.0, help="seconds each probe may take")
     verify.add_argument("--trust", action="store_true", help="load models the scan refuses")
+    _code_args(verify)
     verify.add_argument("--prefer-recorded", action="store_true")
     verify.add_argument(
         "--offline", action="store_true", help="install only what each bundle carries"
@@ -251,6 +272,8 @@ def _run(
             sample_input=args.sample_input,
             method=args.method,
             trust=args.trust,
+            trust_code=args.trust_code,
+            code_paths=tuple(args.code_path),
             pack=args.pack_backend if args.pack else None,
         )
         return (
@@ -282,6 +305,8 @@ def _run(
         timeout=getattr(args, "timeout", 600.0),
         trust=args.trust,
         allow_modules=tuple(args.allow_module),
+        trust_code=args.trust_code,
+        code_paths=tuple(args.code_path),
         prefer_recorded=args.prefer_recorded,
         no_cache=getattr(args, "no_cache", False),
         dockerfile_dir=_emit_dir(args),
@@ -320,6 +345,8 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
         backend=args.backend,
         timeout=args.timeout,
         trust=args.trust,
+        trust_code=args.trust_code,
+        code_paths=tuple(args.code_path),
         prefer_recorded=args.prefer_recorded,
         channels=tuple(args.channel),
         conda_exe=args.conda_exe,
@@ -378,6 +405,8 @@ def _options(args: argparse.Namespace) -> Any:
         model=args.model,
         trust=args.trust,
         allow_modules=tuple(args.allow_module),
+        trust_code=args.trust_code,
+        code_paths=tuple(args.code_path),
         prefer_recorded=args.prefer_recorded,
         channels=tuple(args.channel),
         conda_exe=args.conda_exe,

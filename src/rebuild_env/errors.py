@@ -99,6 +99,14 @@ class UnsafeModelError(RebuildEnvError):
     exit_code = ExitCode.UNSAFE_MODEL
 
 
+class UntrustedCode(UnsafeModelError):
+    """The model needs its author's own modules, and importing them runs them: not trusted."""
+
+
+class CodeNotFound(BundleError):
+    """The model needs a module that no distribution provides and no code path holds."""
+
+
 class ArtifactsMissing(BundleError):
     """``--offline``: the bundle lacks (or carries corrupt copies of) artifacts the plan needs."""
 

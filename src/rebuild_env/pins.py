@@ -120,6 +120,16 @@ class Sample:
 
 
 @dataclass(frozen=True)
+class CodeLocation:
+    """Where the bundle says its author's own code is (modules the model imports)."""
+
+    path: Path
+    """A ``.py`` file, a package folder, or a folder that holds them."""
+    source: str
+    """Who named it: ``bundle.yaml code``, ``MLmodel code``, ``--code-path``..."""
+
+
+@dataclass(frozen=True)
 class IndexOptions:
     """Where packages come from, as the recorder wrote it (``--index-url`` lines...)."""
 
@@ -144,6 +154,8 @@ class RecordedEnv:
     index: IndexOptions = field(default_factory=IndexOptions)
     notes: tuple[str, ...] = ()
     """Things the reader noticed and the user should hear about (become plan warnings)."""
+    code: tuple[CodeLocation, ...] = ()
+    """The author's own code the bundle ships, in the order to search it."""
 
     def pin(self, name: str) -> Pin | None:
         """The recorded pin of a distribution, by any spelling of its name."""

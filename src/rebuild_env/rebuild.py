@@ -27,6 +27,7 @@ from .backends.base import (
 from .bundle import read_bundle
 from .cache import touch
 from .errors import RebuildEnvError
+from .local_code import LocalCode
 from .locations import cache_dir
 from .pins import Pin, RecordedEnv
 from .plan import Plan
@@ -67,6 +68,10 @@ class Options:
     timeout: float = DEFAULT_TIMEOUT_S
     trust: bool = False
     allow_modules: tuple[str, ...] = ()
+    trust_code: bool = False
+    """``--trust-code``: import the author's own modules the model needs (after review)."""
+    code_paths: tuple[Path, ...] = ()
+    """``--code-path``: folders (or files) searched first for those modules."""
     resolve: bool = True
     prefer_recorded: bool = False
     no_cache: bool = False
@@ -99,21 +104,42 @@ class Scanned:
     hints: tuple[Pin, ...] = ()
     allowed_globals: tuple[tuple[str, str], ...] | None = None
     summary: dict[str, Any] | None = None
+    local_code: LocalCode = field(default_factory=LocalCode)
+    """The author's own modules the model needs, where they are, whether trusted."""
 
 
-def scan_model(recorded: RecordedEnv, *, trust: bool, allow_modules: Sequence[str]) -> Scanned:
-    """Scan the model file without unpickling it; refuse it (raise) when unsafe."""
+def scan_model(
+    recorded: RecordedEnv,
+    *,
+    trust: bool,
+    allow_modules: Sequence[str],
+    trust_code: bool = False,
+    code_paths: Sequence[Path] = (),
+) -> Scanned:
+    """Scan the model file without unpickling it; refuse it (raise) when unsafe.
+
+    Local code (modules no distribution provides) must be found and, unless ``trust`` or
+    ``trust_code``, is refused: importing it runs it.
+    """
     if recorded.model.loader == "skops":
         return Scanned(summary={"container": "skops", "checked_by": "skops.io in the environment"})
-    from .pickle_scan import check_safe, scan_file
+    from .local_code import vet
+    from .pickle_scan import scan_file
 
     report = scan_file(recorded.model.path, allow_modules=allow_modules, trust=trust)
-    if not trust:
-        check_safe(report)
+    local = vet(
+        report,
+        recorded,
+        trust=trust,
+        trust_code=trust_code,
+        code_paths=code_paths,
+        allow_modules=allow_modules,
+    )
     return Scanned(
         hints=report.hints,
         allowed_globals=None if trust else tuple(report.allowed_globals()),
         summary=report.to_json(),
+        local_code=local,
     )
 
 
@@ -160,13 +186,18 @@ _PASSING = ("identical", "within-tolerance", "predicts", "loads")
 
 
 def _verification_key(request: dict[str, Any]) -> str:
-    """A hash of the probe request and the content of every file it reads."""
+    """A hash of the probe request and the content of every file it reads.
+
+    The author's local code counts too: an edited ``my_features.py`` is verified again.
+    """
     digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode())
-    for key in ("model", "input", "expected"):
-        if request.get(key):
-            with Path(request[key]).open("rb") as handle:
-                for chunk in iter(lambda: handle.read(1 << 20), b""):
-                    digest.update(chunk)
+    files = [Path(request[key]) for key in ("model", "input", "expected") if request.get(key)]
+    for where in map(Path, (request.get("local_modules") or {}).values()):
+        files += sorted(where.rglob("*.py")) if where.is_dir() else [where]
+    for path in files:
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -224,7 +255,13 @@ def plan_bundle(
     with _stage("read", progress, seconds):
         recorded = read_bundle(bundle, format=options.format, model=options.model)
     with _stage("scan", progress, seconds):
-        scanned = scan_model(recorded, trust=options.trust, allow_modules=options.allow_modules)
+        scanned = scan_model(
+            recorded,
+            trust=options.trust,
+            allow_modules=options.allow_modules,
+            trust_code=options.trust_code,
+            code_paths=options.code_paths,
+        )
     with _stage("plan", progress, seconds):
         if options.offline:  # the pack record is the plan: no index is asked
             from .pack.offline import plan_offline
@@ -271,7 +308,13 @@ def _rebuild(
         specs = _write(plan, scanned, backend, out, options, progress=progress)
         extra = tuple(getattr(backend, "last_warnings", ()))
         return Report(
-            plan, "planned", spec_files=specs, scan=scanned.summary, warnings=extra, seconds=seconds
+            plan,
+            "planned",
+            spec_files=specs,
+            scan=scanned.summary,
+            warnings=extra,
+            seconds=seconds,
+            local_code=scanned.local_code.modules,
         )
     if options.no_cache and options.prefix is None:
         with tempfile.TemporaryDirectory(prefix="rebuild-env-") as tmp:
@@ -353,7 +396,10 @@ def _write(
             from .spec import dockerfile
 
             request = request_for(
-                plan.recorded, allowed_globals=scanned.allowed_globals, tolerance=options.tolerance
+                plan.recorded,
+                allowed_globals=scanned.allowed_globals,
+                tolerance=options.tolerance,
+                local_code=scanned.local_code,
             )
             specs += (dockerfile.write(plan, specs, request, options.dockerfile_dir)[0],)
     return specs
@@ -428,7 +474,10 @@ def _build_and_verify(
         )
     with _stage("verify", progress, seconds):
         request = request_for(
-            plan.recorded, allowed_globals=scanned.allowed_globals, tolerance=options.tolerance
+            plan.recorded,
+            allowed_globals=scanned.allowed_globals,
+            tolerance=options.tolerance,
+            local_code=scanned.local_code,
         )
         vkey = _verification_key(request)
         earlier = _earlier_verification(prefix, vkey) if reused and not options.reverify else None
@@ -462,4 +511,5 @@ def _build_and_verify(
         scan=scanned.summary,
         warnings=extra,
         seconds=seconds,
+        local_code=scanned.local_code.modules,
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ExitCode
+from .local_code import LocalModule
 from .plan import Plan
 from .verify.runner import ProbeResult
 
@@ -59,6 +60,8 @@ class Report:
     seconds: dict[str, float] = field(default_factory=dict)
     verified_at: str = ""
     """Set when an earlier verification of this env, model and sample was reused."""
+    local_code: tuple[LocalModule, ...] = ()
+    """The author's own modules the model needed (trusted, else there is no report)."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -139,6 +142,7 @@ class Report:
             "reused_env": self.reused_env,
             "spec_files": [str(p) for p in self.spec_files],
             "scan": self.scan,
+            "local_code": [m.to_json() for m in self.local_code],
             "verification": None
             if probe is None
             else {
@@ -189,6 +193,7 @@ class Report:
             + (f" -> {self.prefix}" if self.prefix else "")
             + (" (reused)" if self.reused_env else ""),
         ]
+        lines += [f"code     {_code_line(m)}" for m in self.local_code]
         lines.append(f"packages {len(plan.packages)}")
         lines += [f"  {p.name:<28} {p.version or p.url:<14} {p.source}" for p in plan.packages]
         lines += [f"  dropped {d.pin.requirement()}: {d.reason}" for d in plan.dropped]
@@ -234,6 +239,7 @@ class Report:
             else "red"
         )
         total = sum(self.seconds.values())
+        code = [f"[bold]code[/bold]     {_code_line(m)}" for m in self.local_code]
         summary = "\n".join(
             [
                 f"[bold]bundle[/bold]   {plan.recorded.bundle_dir} ({plan.recorded.format})",
@@ -242,7 +248,13 @@ class Report:
                 f"[bold]env[/bold]      {self.prefix or '-'}"
                 + (" (reused)" if self.reused_env else ""),
                 f"[bold]specs[/bold]    {', '.join(str(p) for p in self.spec_files) or '-'}",
+                *code,
                 f"[bold]result[/bold]   [{colour}]{self.headline()}[/{colour}]  ({total:.1f} s)",
             ]
         )
         return Group(table, *warnings, Panel(summary, border_style=colour, expand=False))
+
+
+def _code_line(module: LocalModule) -> str:
+    """``my_features  /b/my_features.py (bundle folder, trusted)``."""
+    return f"{module.name}  {module.path} ({module.found_by}, trusted)"

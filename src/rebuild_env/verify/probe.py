@@ -10,6 +10,8 @@
 #
 # Defence in depth: unless the user trusted the file, the model is unpickled with a
 # restricted unpickler that resolves only the globals the host's static scan approved.
+# The author's own modules (--trust-code) are imported from exactly the files the host
+# found, and only the classes the scan found in them resolve, each defined there.
 import json
 import numbers
 import os
@@ -27,7 +29,7 @@ class Refused(Exception):
     pass
 
 
-def _restricted_find_class(allowed, original):
+def _restricted_find_class(allowed, original, local=()):
     try:
         import _compat_pickle
 
@@ -37,6 +39,15 @@ def _restricted_find_class(allowed, original):
         name_map, module_map = {}, {}
 
     def find_class(self, module, name):
+        if (module, name) in local:
+            found = original(self, module, name)
+            defined_in = getattr(found, "__module__", None) or ""
+            if defined_in.split(".")[0] != module.split(".")[0]:
+                raise Refused(
+                    "global %s.%s is %s.%s, not defined in the trusted local code"
+                    % (module, name, defined_in, getattr(found, "__name__", "?"))
+                )
+            return found
         if (module, name) not in allowed:
             mapped = name_map.get((module, name), (module_map.get(module, module), name))
             if tuple(mapped) not in allowed:
@@ -46,7 +57,32 @@ def _restricted_find_class(allowed, original):
     return find_class
 
 
-def _load_joblib(path, allowed):
+def _inside(path, where):
+    path, where = os.path.realpath(path), os.path.realpath(where)
+    return path == where or path.startswith(where.rstrip(os.sep) + os.sep)
+
+
+def import_local_code(request):
+    """Put the author's code folders on sys.path and import each local module from its file.
+
+    The folders go *after* the environment's own (python -I set none of ours), so a file
+    beside the model can never shadow numpy or the standard library.
+    """
+    for folder in request.get("code_paths") or []:
+        if folder not in sys.path:
+            sys.path.append(folder)
+    for name, where in sorted((request.get("local_modules") or {}).items()):
+        module = __import__(name)
+        found = getattr(module, "__file__", None) or ""
+        if found.endswith(".pyc"):  # Python 2 names the compiled file
+            found = found[:-1]
+        if not _inside(found, where):
+            raise Refused(
+                "module %s was imported from %s, not from the reviewed %s" % (name, found, where)
+            )
+
+
+def _load_joblib(path, allowed, local=()):
     try:
         import joblib
         from joblib import numpy_pickle
@@ -55,11 +91,11 @@ def _load_joblib(path, allowed):
         from sklearn.externals.joblib import numpy_pickle
     if allowed is not None:
         cls = numpy_pickle.NumpyUnpickler
-        cls.find_class = _restricted_find_class(allowed, cls.find_class)
+        cls.find_class = _restricted_find_class(allowed, cls.find_class, local)
     return joblib.load(path)
 
 
-def _load_pickle(path, allowed):
+def _load_pickle(path, allowed, local=()):
     import pickle
 
     with open(path, "rb") as handle:
@@ -70,7 +106,7 @@ def _load_pickle(path, allowed):
         class Restricted(base):
             pass
 
-        Restricted.find_class = _restricted_find_class(allowed, base.find_class)
+        Restricted.find_class = _restricted_find_class(allowed, base.find_class, local)
         return Restricted(handle).load()
 
 
@@ -87,19 +123,21 @@ def load_model(request):
     allowed = request.get("allowed_globals")
     if allowed is not None:
         allowed = set(tuple(pair) for pair in allowed)
+    local = set(tuple(pair) for pair in request.get("local_globals") or [])
+    import_local_code(request)
     loader = request.get("loader", "joblib")
     path = request["model"]
     if loader == "skops":
         return _load_skops(path, request.get("skops_trusted"))
     if loader in ("pickle", "cloudpickle"):
         try:
-            return _load_pickle(path, allowed)
+            return _load_pickle(path, allowed, local)
         except Refused:
             raise
         except Exception:
             # joblib also reads plain pickles (and compressed ones pickle cannot)
-            return _load_joblib(path, allowed)
-    return _load_joblib(path, allowed)
+            return _load_joblib(path, allowed, local)
+    return _load_joblib(path, allowed, local)
 
 
 def load_input(path):

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _subprocess
+from ..local_code import LocalCode
 from ..pins import RecordedEnv
 
 PROBE = Path(__file__).with_name("probe.py")
@@ -70,10 +71,15 @@ def request_for(
     *,
     allowed_globals: Sequence[tuple[str, str]] | None,
     tolerance: dict[str, float] | None,
+    local_code: LocalCode | None = None,
 ) -> dict[str, Any]:
-    """The probe's request document for a bundle."""
+    """The probe's request document for a bundle.
+
+    ``local_code``, when trusted: the folders the probe appends to ``sys.path``, the file
+    each local module must be imported from, and the globals allowed from them.
+    """
     sample = recorded.sample
-    return {
+    request: dict[str, Any] = {
         "model": str(recorded.model.path.absolute()),
         "loader": recorded.model.loader,
         "method": recorded.model.method,
@@ -86,6 +92,11 @@ def request_for(
         "skops_trusted": list(recorded.model.trusted_types),
         "input_schema": _input_schema(recorded),
     }
+    if local_code is not None and local_code.trusted and local_code.modules:
+        request["code_paths"] = local_code.code_paths()
+        request["local_modules"] = local_code.files()
+        request["local_globals"] = [list(g) for g in local_code.allowed_globals()]
+    return request
 
 
 def _input_schema(recorded: RecordedEnv) -> dict[str, Any] | None:

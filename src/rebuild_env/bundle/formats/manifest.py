@@ -10,6 +10,8 @@ Schema (``format_version: 1``)::
     packages:                         # required, list (may be empty)
       - {name: scikit-learn, version: 1.5.2, sha256: <hex or omitted>, direct: true}
     sample: {input: sample_input.npy, output: sample_output.npy}   # optional
+    code: [code/my_features.py]       # optional: the author's modules the model imports
+                                      # (.py files or package folders inside the bundle)
 """
 
 from __future__ import annotations
@@ -22,7 +24,15 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ...errors import BundleError
-from ...pins import MODEL_LOADERS, ModelSpec, Pin, PythonRecord, RecordedEnv, Sample
+from ...pins import (
+    MODEL_LOADERS,
+    CodeLocation,
+    ModelSpec,
+    Pin,
+    PythonRecord,
+    RecordedEnv,
+    Sample,
+)
 from ..textfile import read_text
 
 NAME = "manifest"
@@ -85,6 +95,31 @@ class _Fields:
                 hint="the bundle is incomplete; ask its author for the missing file",
             )
         return target
+
+    def code(self, bundle: Path, data: Any) -> tuple[CodeLocation, ...]:
+        if data is None:
+            return ()
+        if not isinstance(data, list):
+            raise self.fail("code", "must be a list of files or folders inside the bundle")
+        found = []
+        for i, entry in enumerate(data):
+            field = f"code[{i}]"
+            if not isinstance(entry, str) or not entry.strip():
+                raise self.fail(field, "must be a non-empty string")
+            try:
+                target = (bundle / entry).resolve()
+            except (OSError, ValueError):  # a NUL byte, a symlink loop
+                raise self.fail(field, f"is not a usable file name: {entry!r}") from None
+            if bundle.resolve() not in target.parents:
+                raise self.fail(field, f"points outside the bundle: {entry!r}")
+            if not target.exists():
+                raise BundleError(
+                    f"field '{field}' names {entry!r}, which does not exist",
+                    path=self.path,
+                    hint="the bundle is incomplete; ask its author for the missing file",
+                )
+            found.append(CodeLocation(target, f"{MANIFEST} code"))
+        return tuple(found)
 
 
 def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:
@@ -155,4 +190,5 @@ def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:
         python=python,
         platform=platform if isinstance(platform, str) else "",
         sample=sample,
+        code=fields.code(bundle, data.get("code")),
     )

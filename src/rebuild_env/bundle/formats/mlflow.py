@@ -14,6 +14,8 @@ What is read, and from where:
 - the pins: ``python_env.yaml``'s dependencies (usually ``-r requirements.txt``, which may
   use ``-c constraints.txt``), else ``requirements.txt``, else ``conda.yaml``. When both a
   requirements list and ``conda.yaml`` exist and disagree, a note says which won and why.
+- the author's own code: the folder ``code_paths`` were copied into (the flavor's ``code``,
+  ``code/``), searched for the modules the model file references (see ``local_code.py``).
 - the sample input: ``input_example.json`` (or ``serving_input_example.json``) converted
   to the probe's JSON in the cache; the expected output is not recorded by MLflow.
 """
@@ -28,7 +30,7 @@ import yaml
 from packaging.utils import canonicalize_name
 
 from ...errors import BundleError
-from ...pins import ModelSpec, Pin, PythonRecord, RecordedEnv, Sample
+from ...pins import CodeLocation, ModelSpec, Pin, PythonRecord, RecordedEnv, Sample
 from ..textfile import read_text
 from . import example_input
 from .conda_env import CondaRecord, parse_environment
@@ -75,6 +77,18 @@ def _inside(bundle: Path, name: str, field: str, path: Path) -> Path:
     if bundle.resolve() not in target.parents:
         raise BundleError(f"{field} points outside the model directory: {name!r}", path=path)
     return target
+
+
+def _code_dir(bundle: Path, flavors: dict[str, Any], path: Path) -> tuple[CodeLocation, ...]:
+    """The folder ``code_paths`` were copied into (the flavor's ``code``, usually ``code``)."""
+    for flavor in ("sklearn", "python_function"):
+        conf = flavors.get(flavor)
+        name = conf.get("code") if isinstance(conf, dict) else None
+        if isinstance(name, str) and name:
+            target = _inside(bundle, name, f"{flavor}.code", path)
+            if target.exists():
+                return (CodeLocation(target, f"{MLMODEL} code"),)
+    return ()
 
 
 def _pyfunc_refusal(flavors: dict[str, Any], path: Path, needs: list[str]) -> BundleError:
@@ -320,11 +334,7 @@ def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:
             + ", ".join(SERIALIZATION_LOADERS),
             path=mlmodel_path,
         )
-    if sklearn.get("code"):
-        notes.append(
-            f"{MLMODEL} lists code paths ({sklearn['code']}); custom code the model imports "
-            "is not installed by rebuild-env"
-        )
+    code = _code_dir(bundle, flavors, mlmodel_path)
     model_name = sklearn.get("pickled_model")
     if model is not None:
         model_path = model
@@ -421,4 +431,5 @@ def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:
         sample=sample,
         index=chosen.index,
         notes=tuple(notes),
+        code=code,
     )

@@ -82,3 +82,29 @@ def test_conda_dockerfile_uses_micromamba_and_only_its_own_files(
     request = json.loads((out / "bundle" / "request.json").read_text())
     assert request["model"] == "/opt/bundle/model.joblib"
     assert (out / "bundle" / "model.joblib").read_bytes() == (bundle / "model.joblib").read_bytes()
+
+
+def test_trusted_local_code_is_copied_and_the_request_points_at_the_copy(tmp_path: Path) -> None:
+    from tests.unit.test_local_code import ADD_RATIO, MODULE
+
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "model.pkl").write_bytes(ADD_RATIO)
+    (bundle / "my_features.py").write_text(MODULE)
+    manifest = {
+        "format_version": 1,
+        "model": {"file": "model.pkl", "loader": "pickle"},
+        "python": {"version": "3.11.7"},
+        "packages": [],
+        "code": ["my_features.py"],
+    }
+    (bundle / "bundle.yaml").write_text(json.dumps(manifest))
+    out = tmp_path / "docker"
+    args = ("plan", bundle, "--out", tmp_path / "spec", "--emit", "dockerfile", out)
+    result = run_cli(*args, "--trust-code")
+    assert result.code == 0, result.stderr
+    request = json.loads((out / "bundle" / "request.json").read_text())
+    assert request["code_paths"] == ["/opt/bundle/code"]
+    assert request["local_modules"] == {"my_features": "/opt/bundle/code/my_features.py"}
+    assert request["local_globals"] == [["my_features", "AddRatio"]]
+    assert (out / "bundle" / "code" / "my_features.py").read_text() == MODULE

@@ -1,8 +1,9 @@
 """``--emit dockerfile DIR``: the verified environment as a container image recipe.
 
 Writes a Dockerfile plus everything it copies (the spec files, the probe, its request, the
-model and the sample), so that ``docker build DIR`` rebuilds the same environment and
-re-runs the same verification as a build step: an image that builds is a verified image.
+model, the sample and the author's trusted local modules), so that ``docker build DIR``
+rebuilds the same environment and re-runs the same verification as a build step: an image
+that builds is a verified image.
 The Dockerfile references only files written next to it.
 """
 
@@ -19,6 +20,7 @@ from ..verify.runner import PROBE
 PYTHON_IMAGE = "python:{version}-slim"
 MICROMAMBA_IMAGE = "mambaorg/micromamba:1.5.10"
 BUNDLE_DIR = "/opt/bundle"
+CODE_DIR = "code"
 _CHECK = (
     "import json,sys; r=json.load(open('/tmp/probe-result.json')); "
     "print('verification:', r['level']); "
@@ -36,9 +38,25 @@ def _copy_inputs(plan: Plan, request: dict[str, Any], out: Path) -> dict[str, An
             source = Path(str(request[key]))
             shutil.copy2(source, files / source.name)
             rewritten[key] = f"{BUNDLE_DIR}/{source.name}"
+    if request.get("local_modules"):
+        rewritten.update(_copy_local_code(request["local_modules"], files / CODE_DIR))
     shutil.copy2(PROBE, files / "probe.py")
     (files / "request.json").write_text(json.dumps(rewritten, indent=2) + "\n", encoding="utf-8")
     return rewritten
+
+
+def _copy_local_code(modules: dict[str, str], code: Path) -> dict[str, Any]:
+    """Copy each trusted local module (file or package) into ``code/``; the request keys."""
+    code.mkdir(exist_ok=True)
+    where = {}
+    for name, path in modules.items():
+        source = Path(path)
+        if source.is_dir():
+            shutil.copytree(source, code / source.name, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, code / source.name)
+        where[name] = f"{BUNDLE_DIR}/{CODE_DIR}/{source.name}"
+    return {"code_paths": [f"{BUNDLE_DIR}/{CODE_DIR}"], "local_modules": where}
 
 
 def render(plan: Plan, spec_names: list[str]) -> str:

@@ -266,14 +266,7 @@ def plan_bundle(
         if options.offline:  # the pack record is the plan: no index is asked
             from .pack.offline import plan_offline
 
-            plan = plan_offline(
-                recorded,
-                scanned.hints,
-                backend=options.backend,
-                python=options.python,
-                prefer_recorded=options.prefer_recorded,
-            )
-            return plan, scanned
+            return plan_offline(recorded, scanned.hints, options), scanned
         plan = make_plan(
             recorded,
             backend=options.backend,

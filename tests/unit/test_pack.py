@@ -20,6 +20,7 @@ from rebuild_env.errors import (
 )
 from rebuild_env.pack import offline, record
 from rebuild_env.pack.record import Artifact, PackRecord
+from rebuild_env.rebuild import Options
 from tests.conftest import EXAMPLE_BUNDLE, run_cli
 
 
@@ -117,16 +118,12 @@ def test_offline_refuses_a_pack_made_for_another_record(tmp_path: Path) -> None:
     manifest = bundle / "bundle.yaml"
     manifest.write_text(manifest.read_text().replace("1.6.0", "1.5.3"))
     with pytest.raises(BundleError, match="changed after it was packed"):
-        offline.plan_offline(
-            read_bundle(bundle), (), backend="venv", python=None, prefer_recorded=False
-        )
+        offline.plan_offline(read_bundle(bundle), (), Options())
 
 
 def test_offline_plan_comes_from_the_pack_record(tmp_path: Path) -> None:
     bundle = _packed_copy(tmp_path)
-    plan = offline.plan_offline(
-        read_bundle(bundle), (), backend="venv", python=None, prefer_recorded=False
-    )
+    plan = offline.plan_offline(read_bundle(bundle), (), Options())
     assert [(p.name, p.version) for p in plan.packages] == [("numpy", "1.0"), ("joblib", "1.0")]
     assert all(len(p.hashes) == 1 and p.hashes[0].startswith("sha256:") for p in plan.packages)
     assert plan.index.find_links == (str(record.backend_dir(bundle, "venv") / "wheels"),)
@@ -143,9 +140,7 @@ def test_offline_says_the_interpreter_cannot_come_from_the_network(
     monkeypatch.setattr(interpreters, "find", nothing_here)
     bundle = _packed_copy(tmp_path)
     with pytest.raises(InterpreterNotFound) as caught:
-        offline.plan_offline(
-            read_bundle(bundle), (), backend="venv", python=None, prefer_recorded=False
-        )
+        offline.plan_offline(read_bundle(bundle), (), Options())
     message = caught.value.one_line()
     assert "offline it cannot come from the network" in message and "Python 3.11" in message
     assert caught.value.exit_code == ExitCode.CANNOT_RESOLVE
@@ -154,9 +149,7 @@ def test_offline_says_the_interpreter_cannot_come_from_the_network(
 def test_offline_refuses_another_python_minor(tmp_path: Path) -> None:
     bundle = _packed_copy(tmp_path)
     with pytest.raises(UsageError, match=r"wheels are for Python 3\.11"):
-        offline.plan_offline(
-            read_bundle(bundle), (), backend="venv", python="3.12", prefer_recorded=False
-        )
+        offline.plan_offline(read_bundle(bundle), (), Options(python="3.12"))
 
 
 def test_offline_installer_environment_has_no_index_and_no_user_cache(

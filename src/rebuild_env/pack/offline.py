@@ -13,6 +13,7 @@ import sys
 import sysconfig
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
@@ -26,6 +27,9 @@ from ..plan import Interpreter, Plan, PlannedPackage
 from ..spec import requirements_txt
 from . import record
 from .record import PackRecord
+
+if TYPE_CHECKING:
+    from ..rebuild import Options
 
 PACK_HINT = (
     "run `rebuild-env pack BUNDLE` where the package index is reachable, then copy the bundle"
@@ -134,15 +138,13 @@ def interpreter(pack: PackRecord, python: str | None) -> tuple[Interpreter, list
     return found, warnings
 
 
-def plan_offline(
-    recorded: RecordedEnv,
-    hints: tuple[Pin, ...],
-    *,
-    backend: str,
-    python: str | None,
-    prefer_recorded: bool,
-) -> Plan:
-    """The plan of a packed bundle, checked against its artifacts; no index is asked."""
+def plan_offline(recorded: RecordedEnv, hints: tuple[Pin, ...], options: Options) -> Plan:
+    """The plan of a packed bundle, checked against its artifacts; no index is asked.
+
+    Of the planning options only the backend, ``--python`` (the packed minor) and
+    ``--prefer-recorded`` (as packed) apply: the pack record is the plan.
+    """
+    backend, python, prefer_recorded = options.backend, options.python, options.prefer_recorded
     folder, pack = read_pack(recorded.bundle_dir, backend)
     if pack.record_key != record.record_key(recorded, hints):
         raise BundleError(

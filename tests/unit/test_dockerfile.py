@@ -85,20 +85,12 @@ def test_conda_dockerfile_uses_micromamba_and_only_its_own_files(
 
 
 def test_trusted_local_code_is_copied_and_the_request_points_at_the_copy(tmp_path: Path) -> None:
-    from tests.unit.test_local_code import ADD_RATIO, MODULE
+    from tests.unit.test_local_code import MODULE, manifest_bundle
 
     bundle = tmp_path / "bundle"
     bundle.mkdir()
-    (bundle / "model.pkl").write_bytes(ADD_RATIO)
     (bundle / "my_features.py").write_text(MODULE)
-    manifest = {
-        "format_version": 1,
-        "model": {"file": "model.pkl", "loader": "pickle"},
-        "python": {"version": "3.11.7"},
-        "packages": [],
-        "code": ["my_features.py"],
-    }
-    (bundle / "bundle.yaml").write_text(json.dumps(manifest))
+    manifest_bundle(bundle, ["my_features.py"])
     out = tmp_path / "docker"
     args = ("plan", bundle, "--out", tmp_path / "spec", "--emit", "dockerfile", out)
     result = run_cli(*args, "--trust-code")

@@ -134,20 +134,27 @@ def test_search_order_code_path_then_manifest_then_bundle(tmp_path: Path) -> Non
     assert module.found_by == "--code-path"
 
 
-def test_manifest_code_list_and_package(tmp_path: Path) -> None:
-    bundle = tmp_path / "bundle"
-    package = bundle / "code" / "my_features"
-    package.mkdir(parents=True)
-    (package / "__init__.py").write_text(MODULE)
+def manifest_bundle(bundle: Path, code: list[str]) -> dict[str, object]:
+    """A bundle.yaml bundle of the AddRatio pickle listing ``code`` (files written by you)."""
+    bundle.mkdir(parents=True, exist_ok=True)
     (bundle / "model.pkl").write_bytes(ADD_RATIO)
     manifest = {
         "format_version": 1,
         "model": {"file": "model.pkl", "loader": "pickle"},
         "python": {"version": "3.11.7"},
         "packages": [],
-        "code": ["code/my_features"],
+        "code": code,
     }
     (bundle / "bundle.yaml").write_text(yaml.safe_dump(manifest))
+    return manifest
+
+
+def test_manifest_code_list_and_package(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    package = bundle / "code" / "my_features"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text(MODULE)
+    manifest = manifest_bundle(bundle, ["code/my_features"])
     scanned = _scan(bundle, trust_code=True)
     module = scanned.local_code.modules[0]  # type: ignore[attr-defined]
     assert module.path == package.resolve() and module.found_by == "bundle.yaml code"

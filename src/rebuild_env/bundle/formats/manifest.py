@@ -84,11 +84,18 @@ class _Fields:
         return text
 
     def file(self, bundle: Path, data: dict[str, Any], key: str, field: str) -> Path:
-        name = self.string(data, key, field)
-        target = (bundle / name).resolve()
+        return self.inside(bundle, self.string(data, key, field), field, folder_ok=False)
+
+    def inside(self, bundle: Path, name: str, field: str, *, folder_ok: bool) -> Path:
+        """``name`` resolved in the bundle: it must stay inside and exist (a file, unless
+        ``folder_ok``)."""
+        try:
+            target = (bundle / name).resolve()
+        except (OSError, ValueError):  # a NUL byte, a symlink loop
+            raise self.fail(field, f"is not a usable file name: {name!r}") from None
         if bundle.resolve() not in target.parents:
             raise self.fail(field, f"points outside the bundle: {name!r}")
-        if not target.is_file():
+        if not (target.is_file() or (folder_ok and target.is_dir())):
             raise BundleError(
                 f"field '{field}' names {name!r}, which does not exist",
                 path=self.path,
@@ -106,18 +113,7 @@ class _Fields:
             field = f"code[{i}]"
             if not isinstance(entry, str) or not entry.strip():
                 raise self.fail(field, "must be a non-empty string")
-            try:
-                target = (bundle / entry).resolve()
-            except (OSError, ValueError):  # a NUL byte, a symlink loop
-                raise self.fail(field, f"is not a usable file name: {entry!r}") from None
-            if bundle.resolve() not in target.parents:
-                raise self.fail(field, f"points outside the bundle: {entry!r}")
-            if not target.exists():
-                raise BundleError(
-                    f"field '{field}' names {entry!r}, which does not exist",
-                    path=self.path,
-                    hint="the bundle is incomplete; ask its author for the missing file",
-                )
+            target = self.inside(bundle, entry, field, folder_ok=True)
             found.append(CodeLocation(target, f"{MANIFEST} code"))
         return tuple(found)
 

@@ -19,7 +19,7 @@ from rebuild_env.bundle import read_bundle
 from rebuild_env.errors import BundleError, CodeNotFound, UnsafeModelError, UntrustedCode
 from rebuild_env.rebuild import scan_model
 from rebuild_env.verify.runner import request_for, run_probe
-from tests.conftest import run_cli
+from tests.conftest import pyenv_python, run_cli
 
 MODULE = textwrap.dedent(
     """
@@ -229,6 +229,20 @@ def test_probe_loads_trusted_code_from_its_file(tmp_path: Path) -> None:
     bundle = _pickled_by_author(tmp_path)
     result = run_probe(Path(sys.executable), _probe_request(bundle))
     assert result.error is None and result.level == "loads", result.error
+
+
+def test_probe_loads_trusted_code_on_the_oldest_target_python(tmp_path: Path) -> None:
+    python = pyenv_python("3.6")
+    if python is None:
+        pytest.skip("no CPython 3.6 under pyenv")
+    bundle = _bundle(tmp_path)  # the hand-written pickle: AddRatio(scale=3.0), no numpy
+    (bundle / "my_features.py").write_text(
+        MODULE.replace("class AddRatio:", "class AddRatio(object):")
+    )
+    request = {**_probe_request(bundle), "loader": "pickle"}  # that Python has no joblib
+    result = run_probe(python, request)
+    assert result.python.startswith("3.6.")
+    assert result.level == "loads", result.error  # loaded; no numpy to generate an input
 
 
 def test_probe_refuses_a_global_re_exported_by_the_local_module(tmp_path: Path) -> None:

@@ -64,13 +64,19 @@ class CliResult:
     stderr: str
 
 
-def run_cli(*args: str | Path, cwd: Path | None = None, timeout: float = 900) -> CliResult:
-    """Run ``python -m rebuild_env ARGS`` as a user would."""
+def run_cli(
+    *args: str | Path,
+    cwd: Path | None = None,
+    timeout: float = 900,
+    env: dict[str, str] | None = None,
+) -> CliResult:
+    """Run ``python -m rebuild_env ARGS`` as a user would (``env``: instead of os.environ)."""
     done = subprocess.run(
         [sys.executable, "-m", "rebuild_env", *map(str, args)],
         capture_output=True,
         text=True,
         cwd=cwd,
+        env=env,
         timeout=timeout,
         check=False,
     )

@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -17,7 +18,7 @@ from . import __version__
 from .errors import ExitCode, RebuildEnvError, UsageError
 from .help_examples import add_examples
 
-COMMANDS = ("rebuild", "plan", "inspect", "save", "cache", "verify", "pack")
+COMMANDS = ("rebuild", "plan", "inspect", "save", "cache", "verify", "pack", "compare")
 EXIT_CODES_HELP = """exit codes:
   0  verified (identical predictions, or the highest level the bundle allows)
   1  internal error (a bug: please report it, with --debug output)
@@ -30,7 +31,20 @@ EXIT_CODES_HELP = """exit codes:
   8  verification timed out
   9  verified, but the model warned that it was saved by another library version
  10  the model loads, but no recorded or generated input could check that it predicts
+ 11  compare: the candidate loads the model but fails to predict
+ 12  compare: the candidate fails to load the model
 130  interrupted"""
+
+
+COMPARE_EXIT_CODES = """exit codes (compare):
+  0  identical (bit for bit), or the search found its answer
+  2  bad input: unknown distribution or version in --upgrade, nothing to search
+  3  the candidate cannot be resolved for its Python
+  5  the model does not load or predict in its recorded environment (nothing to compare)
+  6  differs: the candidate predicts other values
+  8  a probe timed out
+ 11  fails to predict: the candidate loads the model but predicting raises
+ 12  fails to load: the candidate cannot load the model"""
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -192,6 +206,32 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(verify)
 
+    compare = sub.add_parser(
+        "compare",
+        help="does the model predict the same after an upgrade? (recorded env vs candidate)",
+        epilog=COMPARE_EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _bundle_args(compare)
+    compare.add_argument(
+        "--upgrade",
+        action="append",
+        default=[],
+        required=True,
+        metavar="REQ",
+        help="NAME==VERSION for the candidate (repeatable); with --newest-identical, one "
+        "NAME or NAME with a range (scikit-learn<1.3) to search",
+    )
+    compare.add_argument(
+        "--newest-identical",
+        action="store_true",
+        help="search the releases for the newest one that still predicts identically",
+    )
+    compare.add_argument(
+        "--timeout", type=float, default=600.0, help="seconds each probe may take (600)"
+    )
+    _common(compare)
+
     pack = sub.add_parser(
         "pack", help="store every artifact the plan installs in the bundle (for --offline)"
     )
@@ -287,6 +327,8 @@ def _run(
         return _cache(args)
     if args.command == "verify":
         return _verify(args)
+    if args.command == "compare":
+        return _compare(args, progress)
     from .rebuild import Options, rebuild
 
     tolerance = None
@@ -377,6 +419,22 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
     return code, "\n".join(lines), doc
 
 
+def _compare(args: argparse.Namespace, progress: _Progress) -> tuple[ExitCode, str, dict[str, Any]]:
+    from .candidate import Upgrade
+    from .compare import CompareOptions
+    from .compare_report import compare
+
+    options = CompareOptions(
+        upgrades=tuple(Upgrade.parse(u) for u in args.upgrade),
+        python=args.python,
+        newest_identical=args.newest_identical,
+        # --python moves only the candidate: the reference is the recorded environment
+        rebuild=replace(_options(args, timeout=args.timeout, out=args.out), python=None),
+    )
+    report = compare(args.bundle, options, progress)
+    return report.exit_code, report.render_text(), report.to_json()
+
+
 def _columns(table: Sequence[Sequence[str]]) -> list[str]:
     """Rows of text whose columns fit their content (the last column is not padded)."""
     widths = [max(len(row[i]) for row in table) for i in range(len(table[0]) - 1)]
@@ -395,10 +453,11 @@ def _emit_dir(args: argparse.Namespace) -> Path | None:
     return Path(directory)
 
 
-def _options(args: argparse.Namespace) -> Any:
+def _options(args: argparse.Namespace, **more: Any) -> Any:
     from .rebuild import Options
 
     return Options(
+        **more,
         backend=args.backend,
         python=args.python,
         format=args.format,

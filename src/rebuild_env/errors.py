@@ -24,6 +24,10 @@ class ExitCode(IntEnum):
     VERIFY_TIMEOUT = 8
     VERSION_WARNING = 9
     LOADS_ONLY = 10
+    FAILS_TO_PREDICT = 11
+    """``compare``: the candidate loads the model but cannot predict with it."""
+    FAILS_TO_LOAD = 12
+    """``compare``: the candidate cannot load the model."""
     INTERRUPTED = 130
 
 

@@ -66,6 +66,21 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
             "one JSON document, a row per bundle",
         ),
     ),
+    "compare": (
+        (
+            "rebuild-env compare models/churn/ --upgrade scikit-learn==1.0.2",
+            "does the model predict the same with scikit-learn 1.0.2?",
+        ),
+        (
+            "rebuild-env compare models/churn/ --upgrade scikit-learn --newest-identical",
+            "the newest release that still predicts identically",
+        ),
+        (
+            "rebuild-env compare models/churn/ --upgrade 'scikit-learn<1.3' --newest-identical "
+            "--python 3.10 --json",
+            "search a range, on another Python, as JSON",
+        ),
+    ),
     "pack": (
         (
             "rebuild-env pack fixtures/bundles/iris-logreg",

@@ -431,17 +431,28 @@ def _build_locked(
     return False
 
 
-def _build_and_verify(
+@dataclass(frozen=True)
+class BuiltEnv:
+    """An environment that holds a plan, ready for the probe."""
+
+    prefix: Path
+    specs: tuple[Path, ...]
+    reused: bool
+    """True when a complete environment of the same plan was already there."""
+    warnings: tuple[str, ...] = ()
+    """What the backend noticed while writing the specs or building."""
+
+
+def ensure_env(
     plan: Plan,
-    *,
     scanned: Scanned,
+    *,
     out: Path,
     options: Options,
     backend: Backend,
-    progress: Progress,
-    warm: WarmProbe | None = None,
-) -> Report:
-    seconds = options.seconds
+    progress: Progress = _quiet,
+) -> BuiltEnv:
+    """Write the spec files and build ``plan`` (through the cache), or reuse its env."""
     prefix = (options.prefix or default_prefix(plan, _channels(backend))).absolute()
     key = plan_key(plan, _channels(backend))
     may_reuse = not options.force and not options.no_cache
@@ -451,7 +462,7 @@ def _build_and_verify(
     specs = _write(
         plan, scanned, backend, out, options, progress=progress, built=prefix if reused else None
     )
-    extra = tuple(getattr(backend, "last_warnings", ()))
+    warnings = tuple(getattr(backend, "last_warnings", ()))
     if reused:
         touch(prefix)
     else:
@@ -465,6 +476,23 @@ def _build_and_verify(
             progress=progress,
             may_reuse=may_reuse,
         )
+    return BuiltEnv(prefix=prefix, specs=specs, reused=reused, warnings=warnings)
+
+
+def _build_and_verify(
+    plan: Plan,
+    *,
+    scanned: Scanned,
+    out: Path,
+    options: Options,
+    backend: Backend,
+    progress: Progress,
+    warm: WarmProbe | None = None,
+) -> Report:
+    seconds = options.seconds
+    built = ensure_env(plan, scanned, out=out, options=options, backend=backend, progress=progress)
+    prefix, specs, reused = built.prefix, built.specs, built.reused
+    extra = built.warnings
     with _stage("verify", progress, seconds):
         request = request_for(
             plan.recorded,

@@ -67,7 +67,7 @@ def _target_env(python_version: str) -> dict[str, str]:
     return env
 
 
-def _tags_for(python_version: str) -> frozenset[Tag]:
+def tags_for(python_version: str) -> frozenset[Tag]:
     v = Version(python_version)
     version = (v.major, v.minor)
     platforms = list(platform_tags())
@@ -248,7 +248,7 @@ class _Resolver:
             )
         exact = [(p.name, p.version) for p in pins if p.version]
         for interp in found:
-            tags = _tags_for(interp.version)
+            tags = tags_for(interp.version)
             blockers = [
                 name
                 for name, version in exact
@@ -378,7 +378,7 @@ class _Resolver:
             for name in wheels_only:
                 args += ["--only-binary", name]
             key = [str(a) for a in args if a not in (infile, constraints)]
-            ok, output = _cached_compile(
+            ok, output = cached_compile(
                 args, [*key, infile.read_text(), constraints.read_text()], bool(exclude_newer)
             )
         if not ok:
@@ -394,25 +394,30 @@ class _Resolver:
                 f"{python_version}: {self.last_reason}",
                 hint="see the requirements file; pass --python to try another version",
             )
-        packages = []
-        for raw in output.splitlines():
-            line = raw.strip()
-            if not line or line.startswith(("#", "-")):
-                continue
-            pin = Pin.parse(line, source="")
-            source = sources.get(pin.name) or (
-                f"resolved by uv as of {exclude_newer}" if exclude_newer else "resolved by uv"
+        resolved = f"resolved by uv as of {exclude_newer}" if exclude_newer else "resolved by uv"
+        return parse_compiled(output, sources, resolved)
+
+
+def parse_compiled(
+    output: str, sources: dict[str, str], default_source: str
+) -> list[PlannedPackage]:
+    """The packages of ``uv pip compile`` output, each with the source of its pin."""
+    packages = []
+    for raw in output.splitlines():
+        line = raw.strip()
+        if not line or line.startswith(("#", "-")):
+            continue
+        pin = Pin.parse(line, source="")
+        packages.append(
+            PlannedPackage(
+                name=pin.name,
+                version=pin.version or "",
+                source=sources.get(pin.name) or default_source,
+                url=pin.url,
+                extras=pin.extras,
             )
-            packages.append(
-                PlannedPackage(
-                    name=pin.name,
-                    version=pin.version or "",
-                    source=source,
-                    url=pin.url,
-                    extras=pin.extras,
-                )
-            )
-        return packages
+        )
+    return packages
 
 
 def _repinned(recorded: Pin, hint: Pin, relation: str) -> Pin:
@@ -450,12 +455,15 @@ RESOLUTION_TTL_S = {True: 30 * 24 * 3600, False: 24 * 3600}
 """How long a resolution is reused: a month when it is as of a date, a day when as of now."""
 
 
-def _cached_compile(args: Sequence[str | Path], key: list[str], dated: bool) -> tuple[bool, str]:
+def cached_compile(
+    args: Sequence[str | Path], key: list[str], dated: bool, *, output_file: Path | None = None
+) -> tuple[bool, str]:
     """Run ``uv pip compile`` once per distinct question: ``(succeeded, its output)``.
 
     The same pins, Python, index options and date give the same answer, so a cache hit of
     a ``requirements.txt`` bundle does not pay for the resolver again. An answer that
-    depends on the network (an unreachable URL) is never kept.
+    depends on the network (an unreachable URL) is never kept. ``output_file``: the
+    command writes its answer there (``-o``) instead of on stdout.
     """
     uv = Path(str(args[0]))
     with contextlib.suppress(OSError):
@@ -475,7 +483,7 @@ def _cached_compile(args: Sequence[str | Path], key: list[str], dated: bool) -> 
             timeout=COMPILE_TIMEOUT_S,
             what="uv pip compile",
         )
-        ok, output = True, done.stdout
+        ok, output = True, output_file.read_text() if output_file else done.stdout
     except BuildError as exc:
         ok, output = False, exc.output
         if uv_output.unreachable(output) or not uv_output.resolver_steps(output):

@@ -118,6 +118,7 @@ def test_schema_is_versioned_and_names_every_document() -> None:
         "pack",
         "cache_path",
         "cache_environments",
+        "compare",
     }
     for shape in shapes:
         assert published["$defs"][shape]["additionalProperties"] is False

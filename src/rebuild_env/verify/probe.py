@@ -540,6 +540,8 @@ def run(request):
         result["timings"]["load_s"] = round(time.time() - started, 4)
         if model is not None:
             _predict(model, request, result)
+            if request.get("outputs"):
+                result["outputs"] = save_outputs(model, request)
     seen = set()
     for w in _EARLY_WARNINGS + list(caught):
         key = (w.category.__name__, str(w.message))
@@ -588,6 +590,50 @@ def _predict(model, request, result):
             result["level"] = "within-tolerance"
         else:
             result["level"] = "differs"
+
+
+def _savable(output):
+    import numpy as np
+
+    if hasattr(output, "toarray"):  # a sparse matrix (transformers)
+        output = output.toarray()
+    array = np.asarray(output)
+    if array.dtype.kind == "O":  # np.save without pickle cannot store objects
+        array = array.astype(str)
+    return array
+
+
+def save_outputs(model, request):
+    """Run each requested method on each input and save what it returns (``compare``).
+
+    Each entry of ``request["outputs"]``: ``name``, ``method``, ``input`` (a path, or
+    null for the generated input), ``file`` (the ``.npy`` to write) and ``optional``
+    (skip a method the model does not have, e.g. ``predict_proba`` of a regressor).
+    """
+    import numpy as np
+
+    inputs = {}
+    done = []
+    for run in request["outputs"]:
+        entry = {"name": run["name"], "status": "ok", "error": None, "shape": None, "dtype": None}
+        done.append(entry)
+        try:
+            if run.get("optional") and not hasattr(model, run["method"]):
+                entry["status"] = "absent"
+                continue
+            key = run.get("input")
+            if key not in inputs:
+                inputs[key] = (
+                    load_input(key) if key else generate_input(model, request.get("input_schema"))
+                )
+            array = _savable(getattr(model, run["method"])(inputs[key]))
+            np.save(run["file"], array, allow_pickle=False)
+            entry["shape"] = list(array.shape)
+            entry["dtype"] = array.dtype.str
+        except BaseException as exc:  # the model decides what it raises
+            entry["status"] = "error"
+            entry["error"] = _error("predict", exc)
+    return done
 
 
 _EARLY_WARNINGS = []

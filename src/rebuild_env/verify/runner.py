@@ -53,6 +53,8 @@ class ProbeResult:
     comparison: dict[str, Any] | None = None
     timed_out: bool = False
     seconds: float = 0.0
+    outputs: tuple[dict[str, Any], ...] = ()
+    """What each requested output run gave (``compare``): name, status, error, shape, dtype."""
 
     @property
     def version_warnings(self) -> tuple[str, ...]:
@@ -229,4 +231,5 @@ def _parse(data: dict[str, Any], seconds: float) -> ProbeResult:
         versions={str(k): str(v) for k, v in (data.get("versions") or {}).items()},
         comparison=data.get("comparison"),
         seconds=seconds,
+        outputs=tuple(o for o in data.get("outputs") or () if isinstance(o, dict)),
     )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .bundle import read_bundle
 from .errors import BundleError, ExitCode
 from .pickle_scan import ScanReport, scan_file
-from .pins import RecordedEnv
+
+if TYPE_CHECKING:
+    from .pins import RecordedEnv
 
 SCHEMA_VERSION = 1
 
@@ -66,6 +67,8 @@ def inspect(path: Path) -> InspectResult:
     recorded = None
     model = path
     if path.is_dir():
+        from .bundle import read_bundle  # the readers only for a bundle, not a lone file
+
         recorded = read_bundle(path)
         model = recorded.model.path
     elif not path.exists():

@@ -10,9 +10,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+# packaging.requirements and packaging.utils (markers, tags) are imported where they are
+# used: ``rebuild-env inspect MODEL`` needs neither, and they are most of its start-up.
 
 MODEL_LOADERS = ("joblib", "pickle", "cloudpickle", "skops")
 
@@ -62,6 +63,9 @@ class Pin:
     @classmethod
     def parse(cls, text: str, *, source: str, hashes: tuple[str, ...] = ()) -> Pin:
         """Parse a PEP 508 requirement (raises ``packaging`` errors on bad input)."""
+        from packaging.requirements import Requirement
+        from packaging.utils import canonicalize_name
+
         req = Requirement(text)
         return cls(
             name=canonicalize_name(req.name),
@@ -159,5 +163,7 @@ class RecordedEnv:
 
     def pin(self, name: str) -> Pin | None:
         """The recorded pin of a distribution, by any spelling of its name."""
+        from packaging.utils import canonicalize_name
+
         wanted = canonicalize_name(name)
         return next((p for p in self.pins if p.name == wanted), None)

@@ -2,22 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import BundleError
 from ..pins import RecordedEnv
-from .formats import bare, conda_env, lockfiles, manifest, mlflow, skops
+
+BARE = "bare"
 
 
 @dataclass(frozen=True)
 class BundleFormat:
-    """A reader: its name, how to recognise its files, how to read them."""
+    """A reader: its ``--format`` name and the module of ``formats`` that reads it.
+
+    The module is imported when the format is first tried, so that reading a
+    ``bundle.yaml`` does not pay for the MLflow, lockfile and conda parsers (a cache hit
+    is mostly start-up).
+    """
 
     name: str
-    detect: Callable[[Path], bool]
-    read: Callable[..., RecordedEnv]
+    module: str
+
+    def _reader(self) -> Any:
+        module = importlib.import_module(f"{__package__}.formats.{self.module}")
+        if self.module == "lockfiles":  # one module, a reader per lockfile kind
+            return next(k for k in module.PRECEDENCE if k.name == self.name)
+        return module
+
+    def detect(self, bundle: Path) -> bool:
+        """Whether ``bundle`` holds this format's files."""
+        return bool(self._reader().detect(bundle))
+
+    def read(self, bundle: Path, *, model: Path | None = None) -> RecordedEnv:
+        """Read ``bundle`` in this format."""
+        recorded: RecordedEnv = self._reader().read(bundle, model=model)
+        return recorded
 
 
 # Most specific first: an MLflow folder also has a requirements.txt, so "bare" comes last.
@@ -25,12 +46,15 @@ class BundleFormat:
 # Each lockfile kind is its own format, in lockfiles.PRECEDENCE order, so that
 # ``--format poetry-lock`` picks one when a folder has several.
 FORMATS: tuple[BundleFormat, ...] = (
-    BundleFormat(manifest.NAME, manifest.detect, manifest.read),
-    BundleFormat(mlflow.NAME, mlflow.detect, mlflow.read),
-    BundleFormat(skops.NAME, skops.detect, skops.read),
-    *(BundleFormat(kind.name, kind.detect, kind.read) for kind in lockfiles.PRECEDENCE),
-    BundleFormat(conda_env.NAME, conda_env.detect, conda_env.read),
-    BundleFormat(bare.NAME, bare.detect, bare.read),
+    BundleFormat("manifest", "manifest"),
+    BundleFormat("mlflow", "mlflow"),
+    BundleFormat("skops", "skops"),
+    *(
+        BundleFormat(name, "lockfiles")
+        for name in ("pylock", "uv-lock", "poetry-lock", "pipfile-lock")
+    ),
+    BundleFormat("conda-env", "conda_env"),
+    BundleFormat(BARE, "bare"),
 )
 
 
@@ -54,7 +78,7 @@ def read_bundle(
         # A lone model file: the folder is the bundle, this file its model.
         model_path, bundle = bundle, bundle.parent
         if format is None:
-            format = bare.NAME
+            format = BARE
     if model_path is not None and not model_path.is_file():
         raise BundleError("model file does not exist", path=model_path)
     if format is not None:

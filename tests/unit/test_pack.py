@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import sysconfig
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -18,9 +19,11 @@ from rebuild_env.errors import (
     InterpreterNotFound,
     UsageError,
 )
-from rebuild_env.pack import offline, record
+from rebuild_env.pack import offline, offline_conda, record
 from rebuild_env.pack.record import Artifact, PackRecord
+from rebuild_env.plan import PlannedPackage
 from rebuild_env.rebuild import Options
+from rebuild_env.spec.conda_solution import CondaPackage, CondaSolution, PipPackage
 from tests.conftest import EXAMPLE_BUNDLE, run_cli
 
 
@@ -174,13 +177,121 @@ def test_offline_without_a_pack_fails_naming_the_pack_command(tmp_path: Path) ->
     assert not (tmp_path / "env").exists()
 
 
-def test_conda_pack_and_offline_say_they_are_not_available_yet(tmp_path: Path) -> None:
+def _conda_packed_copy(tmp_path: Path) -> Path:
+    """A copy of the example bundle with a hand-made conda pack (fake package files)."""
     bundle = tmp_path / "bundle"
     shutil.copytree(EXAMPLE_BUNDLE, bundle)
-    packed = run_cli("pack", bundle, "--backend", "conda")
-    assert packed.code == 2 and "not available" in packed.stderr
-    offline_run = run_cli(bundle, "--offline", "--backend", "conda", "--out", tmp_path / "o")
-    assert offline_run.code == 2 and "not available" in offline_run.stderr
-    assert sorted(p.name for p in bundle.iterdir()) == sorted(
-        p.name for p in EXAMPLE_BUNDLE.iterdir()
+    folder = record.backend_dir(bundle, "conda")
+    files = {
+        ("python", "3.11.7", "linux-64"): "python-3.11.7-h0_cpython.conda",
+        ("numpy", "2.4.6", "linux-64"): "numpy-2.4.6-py311_0.conda",
+        ("six", "1.17.0", ""): "six-1.17.0-py2.py3-none-any.whl",
+    }
+    artifacts, packages = [], []
+    for (name, version, subdir), filename in files.items():
+        artifact = Artifact(name, version, filename, "0" * 64, 1, "bundle.yaml", subdir)
+        path = record.artifact_path(folder, artifact)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(name.encode() * 100)
+        artifacts.append(replace(artifact, sha256=record.file_sha256(path)))
+        packages.append(PlannedPackage(name, version, "bundle.yaml"))
+    solution = CondaSolution(
+        channels=("conda-forge",),
+        platform="linux-64",
+        python_version="3.11.7",
+        requested=("python=3.11.7", "numpy==2.4.6"),
+        packages=(
+            CondaPackage(
+                "python", "3.11.7", "h0_cpython", "https://x/linux-64/p.conda", "", "", "linux-64"
+            ),
+            CondaPackage(
+                "numpy", "2.4.6", "py311_0", "https://x/linux-64/n.conda", "", "", "linux-64"
+            ),
+        ),
+        pip=(PipPackage(PlannedPackage("six", "1.17.0", "bundle.yaml"), "https://x/six.whl"),),
+        warnings=("six is not on the conda channel(s)",),
     )
+    pack = PackRecord(
+        backend="conda",
+        platform=sysconfig.get_platform(),
+        python_version="3.11.7",
+        python_source="bundle.yaml",
+        record_key=record.record_key(read_bundle(bundle), ()),
+        artifacts=tuple(artifacts),
+        packages=tuple(p for p in packages if p.name != "python"),
+        solution=solution,
+    )
+    record.write(folder, pack)
+    return bundle
+
+
+def test_conda_pack_record_round_trips_with_its_solution(tmp_path: Path) -> None:
+    folder = record.backend_dir(_conda_packed_copy(tmp_path), "conda")
+    pack = record.read(folder)
+    assert pack is not None and pack.solution is not None
+    assert [(a.name, a.subdir) for a in pack.artifacts] == [
+        ("python", "linux-64"),
+        ("numpy", "linux-64"),
+        ("six", ""),
+    ]
+    assert [p.name for p in pack.packages] == ["numpy", "six"]
+    assert pack.solution.pip[0].planned.name == "six"
+    assert pack.solution.package("numpy") is not None
+    assert record.artifact_path(folder, pack.artifacts[1]) == (
+        folder / "channel" / "linux-64" / "numpy-2.4.6-py311_0.conda"
+    )
+
+
+def test_a_record_pointing_outside_its_channel_is_refused(tmp_path: Path) -> None:
+    folder = record.backend_dir(_conda_packed_copy(tmp_path), "conda")
+    path = folder / record.RECORD_FILE
+    path.write_text(path.read_text().replace("subdir: linux-64", "subdir: ..", 1))
+    with pytest.raises(BundleError, match="bad subdir"):
+        record.read(folder)
+
+
+def test_offline_conda_names_a_missing_package_file(tmp_path: Path) -> None:
+    bundle = _conda_packed_copy(tmp_path)
+    folder = record.backend_dir(bundle, "conda")
+    (folder / "channel" / "linux-64" / "numpy-2.4.6-py311_0.conda").unlink()
+    with pytest.raises(ArtifactsMissing) as caught:
+        offline.plan_offline(read_bundle(bundle), (), Options(backend="conda"))
+    message = caught.value.one_line()
+    assert "numpy-2.4.6-py311_0.conda (missing)" in message and "1 of the 3" in message
+
+
+def test_offline_conda_plan_needs_no_interpreter_and_ignores_other_channels(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_lookup(version: str, *, source: str) -> None:
+        raise AssertionError("an offline conda plan looks for no interpreter")
+
+    monkeypatch.setattr(interpreters, "find", no_lookup)
+    monkeypatch.setenv("REBUILD_ENV_CONDA_CHANNELS", "/no/such/channel")
+    bundle = _conda_packed_copy(tmp_path)
+    options = Options(backend="conda", channels=("conda-forge",))
+    plan = offline.plan_offline(read_bundle(bundle), (), options)
+    assert plan.interpreter is None and plan.python_version == "3.11.7"
+    assert [p.name for p in plan.packages] == ["numpy", "six"]
+    assert all(p.hashes[0].startswith("sha256:") for p in plan.packages)
+    folder = record.backend_dir(bundle, "conda")
+    assert plan.index.find_links == (str(folder / "wheels"),) and not plan.index.index_url
+    note = next(w for w in plan.warnings if "the only conda channel" in w)
+    assert "--channel conda-forge" in note and "/no/such/channel" in note
+    with pytest.raises(UsageError, match=r"conda packages are for Python 3\.11"):
+        offline.plan_offline(read_bundle(bundle), (), replace(options, python="3.12"))
+
+
+def test_offline_conda_solution_points_at_the_bundle(tmp_path: Path) -> None:
+    bundle = _conda_packed_copy(tmp_path)
+    folder, pack = offline.read_pack(bundle, "conda")
+    solution = offline_conda.offline_solution(folder, pack)
+    channel = (folder / "channel").absolute().as_uri()
+    assert solution.channels == (channel,)
+    assert {p.url for p in solution.packages} == {
+        f"{channel}/linux-64/p.conda",
+        f"{channel}/linux-64/n.conda",
+    }
+    six = solution.pip[0]
+    assert six.url == (folder / "wheels" / "six-1.17.0-py2.py3-none-any.whl").as_uri()
+    assert six.sha256 == pack.artifacts[2].sha256

@@ -191,12 +191,12 @@ class CondaBackend:
                 what=Path(exe).name,
             )
         else:
-            _install(solved.records, prefix)
+            self.install_conda_packages(solved.records, prefix)
         python = env_python(prefix)
         if not python.exists():
             raise BuildError("the conda environment has no bin/python", path=prefix)
         if solved.solution.pip:
-            _install_pip(plan, solved.solution.pip, python)
+            self.install_pip_section(plan, solved.solution.pip, python)
         (prefix / SOLUTION_FILE).write_text(
             json.dumps(conda_solution.to_json(solved.solution)), encoding="utf-8"
         )
@@ -204,6 +204,16 @@ class CondaBackend:
             if spec.name == conda_lock.FILENAME:
                 shutil.copyfile(spec, prefix / STORED_LOCK_FILE)
         return Environment(prefix=prefix, python=python, backend=NAME)
+
+    def install_conda_packages(self, records: list[object], prefix: Path) -> None:
+        """Link the solved records into ``prefix`` (rattler, through its package cache)."""
+        _install(records, prefix)
+
+    def install_pip_section(
+        self, plan: Plan, packages: tuple[PipPackage, ...], python: Path
+    ) -> None:
+        """Install the ``pip:`` section into the prefix's Python."""
+        _install_pip(plan, packages, python)
 
 
 def _stored_solution(prefix: Path) -> CondaSolution | None:
@@ -214,7 +224,8 @@ def _stored_solution(prefix: Path) -> CondaSolution | None:
         return None
 
 
-def _install(records: list[object], prefix: Path) -> None:
+def _install(records: list[object], prefix: Path, cache: Path | None = None) -> None:
+    """Install ``records`` into ``prefix``; ``cache``: rattler's package cache (default: ours)."""
     from rattler import install
     from rattler.exceptions import (
         InstallerError,
@@ -223,7 +234,7 @@ def _install(records: list[object], prefix: Path) -> None:
         TransactionError,
     )
 
-    cache = conda_solve.package_cache()
+    cache = cache or conda_solve.package_cache()
     cache.mkdir(parents=True, exist_ok=True)
     try:
         asyncio.run(

@@ -82,11 +82,19 @@ def read_pack(bundle: Path, backend: str) -> tuple[Path, PackRecord]:
     return folder, pack
 
 
-def check_artifacts(folder: Path, pack: PackRecord, subfolder: str) -> None:
-    """Every artifact present with its recorded sha256; one error naming all that are not."""
+def check_artifacts(folder: Path, pack: PackRecord, subfolder: str = record.WHEELS_DIR) -> None:
+    """Every artifact present with its recorded sha256; one error naming all that are not.
+
+    ``subfolder`` holds the artifacts without a subdir (the wheels); a conda package is
+    in ``channel/<subdir>/``.
+    """
     problems = []
     for artifact in pack.artifacts:
-        path = folder / subfolder / artifact.subdir / artifact.filename
+        path = (
+            record.artifact_path(folder, artifact)
+            if artifact.subdir
+            else folder / subfolder / artifact.filename
+        )
         if not path.is_file():
             problems.append(f"{artifact.filename} (missing)")
         elif record.file_sha256(path) != artifact.sha256:
@@ -166,6 +174,10 @@ def plan_offline(recorded: RecordedEnv, hints: tuple[Pin, ...], options: Options
             hint=PACK_HINT,
         )
     check_artifacts(folder, pack, record.WHEELS_DIR)
+    if backend == "conda":
+        from .offline_conda import plan_conda
+
+        return plan_conda(recorded, folder, pack, options)
     interp, warnings = interpreter(pack, python)
     packages = tuple(
         PlannedPackage(
@@ -231,7 +243,11 @@ def offline_backend(name: str) -> Backend:
     """The backend that builds ``name``'s environment from the bundle's artifacts only."""
     if name == "venv":
         return OfflineVenvBackend()
+    if name == "conda":
+        from .offline_conda import OfflineCondaBackend
+
+        return OfflineCondaBackend()
     raise UsageError(
-        f"--offline is not available for the {name} backend yet",
-        hint="pack and rebuild with --backend venv",
+        f"--offline: unknown backend {name!r}",
+        hint="pack and rebuild with --backend venv or --backend conda",
     )

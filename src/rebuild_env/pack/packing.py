@@ -15,10 +15,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
-from ..plan import Plan
+from ..plan import Plan, PlannedPackage
 from ..rebuild import Options, Progress, plan_bundle
 from . import record
 from .record import PackRecord
+
+PACKED_BACKENDS = ("venv", "conda")
 
 
 def _quiet(stage: str, event: str) -> None:
@@ -39,18 +41,25 @@ class PackResult:
         """Bytes of artifacts carried."""
         return sum(a.size for a in self.record.artifacts)
 
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The plan's warnings and conflicts, then what the conda solve changed."""
+        solved = self.record.solution.warnings if self.record.solution else ()
+        return (*self.record.warnings, *self.record.conflicts, *solved)
+
     def render_text(self) -> str:
         """The lines ``rebuild-env pack`` prints."""
         lines = [
             f"packed   {a.name}=={a.version}  {a.filename}  ({a.size / 1e6:.1f} MB)"
             for a in self.record.artifacts
         ]
-        lines += [f"warning  {w}" for w in (*self.record.warnings, *self.record.conflicts)]
+        lines += [f"warning  {w}" for w in self.warnings]
+        backend = "" if self.record.backend == "venv" else f" --backend {self.record.backend}"
         lines.append(
             f"packed {len(self.record.artifacts)} artifact(s), {self.size / 1e6:.1f} MB, for "
             f"{self.record.backend} + Python {self.record.python_version} in {self.folder} "
             f"({self.seconds:.1f} s); rebuild it with --offline: "
-            f"rebuild-env {self.plan.recorded.bundle_dir} --offline"
+            f"rebuild-env {self.plan.recorded.bundle_dir} --offline{backend}"
         )
         return "\n".join(lines)
 
@@ -77,7 +86,7 @@ class PackResult:
                 for a in self.record.artifacts
             ],
             "size": self.size,
-            "warnings": [*self.record.warnings, *self.record.conflicts],
+            "warnings": list(self.warnings),
             "seconds": round(self.seconds, 3),
         }
 
@@ -89,23 +98,31 @@ def pack_bundle(
     options = options or Options()
     if options.offline:
         raise UsageError("pack needs the index: it cannot run --offline")
-    if options.backend != "venv":
+    if options.backend not in PACKED_BACKENDS:
         raise UsageError(
-            f"packing for the {options.backend} backend is not available yet",
-            hint="pack with --backend venv (the default)",
+            f"cannot pack for the {options.backend} backend",
+            hint=f"pack with --backend {' or --backend '.join(PACKED_BACKENDS)}",
         )
     started = time.perf_counter()
     plan, scanned = plan_bundle(bundle, options, progress)
     folder = record.backend_dir(plan.recorded.bundle_dir, plan.backend)
     progress("pack", "start")
     with record.staging(folder) as staged:
-        from . import wheels
+        packages: tuple[PlannedPackage, ...] = ()
+        solution = None
+        if plan.backend == "conda":
+            from . import conda_pack
 
-        artifacts = wheels.fetch(
-            wheels.locate(plan),
-            staged / record.WHEELS_DIR,
-            reuse=[folder / record.WHEELS_DIR],
-        )
+            packed = conda_pack.pack(plan, options.channels, staged, folder)
+            artifacts, packages, solution = packed.artifacts, plan.packages, packed.solution
+        else:
+            from . import wheels
+
+            artifacts = wheels.fetch(
+                wheels.locate(plan),
+                staged / record.WHEELS_DIR,
+                reuse=[folder / record.WHEELS_DIR],
+            )
         pack = PackRecord(
             backend=plan.backend,
             platform=sysconfig.get_platform(),
@@ -117,6 +134,8 @@ def pack_bundle(
             exclude_newer=plan.exclude_newer,
             warnings=plan.warnings,
             conflicts=plan.conflicts,
+            packages=packages,
+            solution=solution,
         )
         record.write(staged, pack)
     progress("pack", "done")

@@ -4,6 +4,9 @@ Layout (one folder per backend, each published atomically)::
 
     BUNDLE/artifacts/venv/pack.yaml          # this module's record (written last)
     BUNDLE/artifacts/venv/wheels/*.whl       # every wheel the plan installs, pip included
+    BUNDLE/artifacts/conda/pack.yaml         # the conda backend's record
+    BUNDLE/artifacts/conda/channel/<subdir>/ # every solved conda package, indexed as a channel
+    BUNDLE/artifacts/conda/wheels/*.whl      # the wheels of the ``pip:`` section
 
 ``pack.yaml`` (``format_version: 1``)::
 
@@ -20,6 +23,9 @@ Layout (one folder per backend, each published atomically)::
     artifacts:
       - {name: numpy, version: 2.4.6, source: bundle.yaml, filename: numpy-...whl,
          sha256: <hex>, size: 16918164}
+    # conda only: an artifact with a ``subdir`` is a package file in channel/<subdir>/, and
+    packages: [...]                        # the plan's packages (PyPI names, as planned)
+    conda_solution: {...}                  # the solve (spec.conda_solution.to_json)
 
 The user's record files (``bundle.yaml``, ``requirements.txt``, ``MLmodel``...) are never
 modified: the pack lives entirely under ``artifacts/``, so it appears (or is replaced) in one
@@ -43,10 +49,14 @@ import yaml
 from .. import __version__
 from ..errors import BundleError
 from ..pins import Pin, RecordedEnv
+from ..plan import PlannedPackage
+from ..spec import conda_solution
+from ..spec.conda_solution import CondaSolution
 
 ARTIFACTS_DIR = "artifacts"
 RECORD_FILE = "pack.yaml"
 WHEELS_DIR = "wheels"
+CHANNEL_DIR = "channel"
 FORMAT_VERSION = 1
 _TEMP_PREFIX = ".packing-"
 _OLD_PREFIX = ".replaced-"
@@ -82,6 +92,10 @@ class PackRecord:
     exclude_newer: str = ""
     warnings: tuple[str, ...] = ()
     conflicts: tuple[str, ...] = ()
+    packages: tuple[PlannedPackage, ...] = ()
+    """The plan's packages, when the artifacts are not one per package (conda)."""
+    solution: CondaSolution | None = None
+    """The conda solve the channel's packages come from."""
 
     def to_yaml(self) -> str:
         """The file's text."""
@@ -101,12 +115,35 @@ class PackRecord:
                 for a in self.artifacts
             ],
         }
+        if self.packages:
+            doc["packages"] = [
+                {k: list(v) if isinstance(v, tuple) else v for k, v in p.__dict__.items() if v}
+                for p in self.packages
+            ]
+        if self.solution is not None:
+            doc["conda_solution"] = _plain(conda_solution.to_json(self.solution))
         return yaml.safe_dump(doc, sort_keys=False, default_flow_style=False)
+
+
+def _plain(value: object) -> object:
+    """JSON-like data with tuples as lists (``yaml.safe_dump`` writes no tuples)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def backend_dir(bundle: Path, backend: str) -> Path:
     """Where the artifacts of ``backend`` live in ``bundle``."""
     return bundle / ARTIFACTS_DIR / backend
+
+
+def artifact_path(folder: Path, artifact: Artifact) -> Path:
+    """Where a pack folder keeps ``artifact``: ``channel/<subdir>/`` or ``wheels/``."""
+    if artifact.subdir:
+        return folder / CHANNEL_DIR / artifact.subdir / artifact.filename
+    return folder / WHEELS_DIR / artifact.filename
 
 
 def record_key(recorded: RecordedEnv, hints: Sequence[Pin]) -> str:
@@ -169,9 +206,43 @@ def _artifact(raw: object, path: Path, i: int) -> Artifact:
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise _fail(path, f"artifacts[{i}] is incomplete ({exc})") from None
-    if len(artifact.sha256) != 64 or "/" in artifact.filename or artifact.filename in ("", ".."):
+    if len(artifact.sha256) != 64 or not _plain_name(artifact.filename):
         raise _fail(path, f"artifacts[{i}] has a bad filename or sha256")
+    if artifact.subdir and not _plain_name(artifact.subdir):
+        raise _fail(path, f"artifacts[{i}] has a bad subdir")
     return artifact
+
+
+def _plain_name(name: str) -> bool:
+    """A single path component: nothing a record could use to point outside its folder."""
+    return bool(name) and "/" not in name and "\\" not in name and name not in (".", "..")
+
+
+def _package(raw: object, path: Path, i: int) -> PlannedPackage:
+    if not isinstance(raw, dict):
+        raise _fail(path, f"packages[{i}] must be a mapping")
+    try:
+        return PlannedPackage(
+            name=str(raw["name"]),
+            version=str(raw.get("version", "")),
+            source=str(raw.get("source", "")),
+            hashes=tuple(str(h) for h in raw.get("hashes") or ()),
+            url=str(raw.get("url", "")),
+            extras=tuple(str(e) for e in raw.get("extras") or ()),
+        )
+    except (KeyError, TypeError) as exc:
+        raise _fail(path, f"packages[{i}] is incomplete ({exc})") from None
+
+
+def _solution(raw: object, path: Path) -> CondaSolution | None:
+    if raw is None:
+        return None
+    try:
+        if not isinstance(raw, dict):
+            raise ValueError("not a mapping")
+        return conda_solution.from_json(raw)
+    except ValueError as exc:
+        raise _fail(path, f"conda_solution cannot be read ({exc})") from None
 
 
 def read(folder: Path) -> PackRecord | None:
@@ -186,9 +257,11 @@ def read(folder: Path) -> PackRecord | None:
     if not isinstance(data, dict) or data.get("format_version") != FORMAT_VERSION:
         raise _fail(path, f"is not a pack record of format_version {FORMAT_VERSION}")
     python = data.get("python") if isinstance(data.get("python"), dict) else {}
-    artifacts = data.get("artifacts")
+    artifacts, packages = data.get("artifacts"), data.get("packages") or []
     if not isinstance(artifacts, list) or not isinstance(python, dict):
         raise _fail(path, "has no artifacts list")
+    if not isinstance(packages, list):
+        raise _fail(path, "packages must be a list")
     return PackRecord(
         backend=str(data.get("backend", "")),
         platform=str(data.get("platform", "")),
@@ -200,6 +273,8 @@ def read(folder: Path) -> PackRecord | None:
         exclude_newer=str(data.get("exclude_newer") or ""),
         warnings=tuple(str(w) for w in data.get("warnings") or ()),
         conflicts=tuple(str(c) for c in data.get("conflicts") or ()),
+        packages=tuple(_package(p, path, i) for i, p in enumerate(packages)),
+        solution=_solution(data.get("conda_solution"), path),
     )
 
 

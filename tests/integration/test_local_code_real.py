@@ -80,7 +80,10 @@ def author(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _rebuild(bundle: Path, tmp_path: Path, *flags: str | Path) -> tuple[int, str, dict]:
-    result = run_cli(bundle, "--out", tmp_path / "out", "--json", *flags)
+    # An env of its own: the session cache's entry of this stack belongs to the example bundle
+    result = run_cli(
+        bundle, "--out", tmp_path / "out", "--prefix", tmp_path / "env", "--json", *flags
+    )
     return result.code, result.stderr, json.loads(result.stdout)
 
 
@@ -128,7 +131,9 @@ def test_bare_folder_refused_verified_then_missing(author: Path, tmp_path: Path)
     assert doc["local_code"][0]["found_by"] == "bundle folder"
 
     (bare / "my_features.py").unlink()
-    result = run_cli(bare, "--out", tmp_path / "out", "--trust-code", "-q")
+    result = run_cli(
+        bare, "--out", tmp_path / "out", "--prefix", tmp_path / "env", "--trust-code", "-q"
+    )
     assert result.code == 2, result.stderr
     error = result.stderr.strip()
     assert error.count("\n") == 0 and "'my_features'" in error

@@ -20,8 +20,6 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from packaging.utils import canonicalize_name
-
 from .errors import BundleError, CodeNotFound, UntrustedCode
 from .pickle_scan import DISTRIBUTIONS, GlobalRef, ScanReport, check_safe
 from .pickle_scan.allowlist import DANGEROUS_MODULES, forbidden
@@ -106,6 +104,8 @@ def _provided(top: str, recorded: RecordedEnv, allow_modules: Sequence[str]) -> 
         return True
     if any(_top(m) == top for m in allow_modules):
         return True
+    from packaging.utils import canonicalize_name  # here: it imports packaging.tags (~25 ms)
+
     pinned = {p.name for p in (*recorded.pins, *recorded.constraints)}
     return canonicalize_name(top) in pinned or IMPORT_NAMES.get(top) in pinned
 

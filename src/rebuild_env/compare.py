@@ -26,7 +26,7 @@ from .plan import Plan
 from .rebuild import DEFAULT_OUT, Options, Scanned, backend_for, ensure_env, plan_bundle
 from .verify.larger_input import make_larger_input
 from .verify.output_diff import OutputDiff, diff_outputs
-from .verify.runner import ProbeResult, request_for, run_probe
+from .verify.runner import ProbeResult, error_headline, request_for, run_probe
 
 Progress = Callable[[str, str], None]
 PROBA = "predict_proba"
@@ -219,8 +219,7 @@ class _Background:
 
 def _output_error(entry: dict[str, Any]) -> str:
     error = entry.get("error") or {}
-    lines = [line for line in str(error.get("message", "")).splitlines() if line.strip()]
-    return lines[-1] if lines else str(error.get("type", "error"))
+    return error_headline(str(error.get("type", "error")), str(error.get("message", "")))
 
 
 def check_reference(reference: Side) -> None:
@@ -228,7 +227,7 @@ def check_reference(reference: Side) -> None:
     probe = reference.probe
     if probe.error is not None and probe.error.stage in ("load", "probe"):
         raise ReferenceFailed(
-            f"the model does not load in its recorded environment ({probe.error.last_line}); "
+            f"the model does not load in its recorded environment ({probe.error.headline}); "
             "there is nothing to compare a candidate with",
             path=reference.plan.recorded.model.path,
             hint="run rebuild-env on the bundle to see why",
@@ -265,9 +264,9 @@ def judge(
         "versions": candidate.versions([c.name for c in changes] or ["scikit-learn"]),
     }
     if probe.timed_out:
-        return Verdict("timeout", error=probe.error.last_line if probe.error else "", **base)
+        return Verdict("timeout", error=probe.error.headline if probe.error else "", **base)
     if probe.error is not None and probe.error.stage in ("load", "probe"):
-        return Verdict("fails-to-load", error=probe.error.last_line, **base)
+        return Verdict("fails-to-load", error=probe.error.headline, **base)
     mine_by_name = {str(o.get("name")): o for o in probe.outputs}
     ref_by_name = {str(o.get("name")): o for o in reference.probe.outputs}
     missing = {"status": "error", "error": {"message": "not computed"}}

@@ -24,6 +24,7 @@ from rebuild_env.upgrade_search import newest_identical
 from rebuild_env.verify import npy
 from rebuild_env.verify.larger_input import make_larger_input, rows_for
 from rebuild_env.verify.output_diff import diff_outputs
+from rebuild_env.verify.runner import error_headline
 
 PY = "3.8.18"
 
@@ -256,3 +257,16 @@ def test_search_needs_exactly_one_open_upgrade() -> None:
     session = _FakeSession(VERSIONS, {})
     with pytest.raises(UsageError):
         newest_identical(session, [Upgrade("scikit-learn", "==1.0")])  # type: ignore[arg-type]
+
+
+def test_an_error_is_named_by_the_line_that_names_its_type() -> None:
+    multi = (
+        "ValueError: node array from the pickle has an incompatible dtype:\n"
+        "- expected: [...]\n- got     : [...]"
+    )
+    assert error_headline("ValueError", multi).startswith("ValueError: node array")
+    one = "ModuleNotFoundError: No module named 'sklearn.ensemble._gb_losses'"
+    assert error_headline("ModuleNotFoundError", one) == one
+    dotted = "pickle.UnpicklingError: refused\n  detail"
+    assert error_headline("UnpicklingError", dotted) == "pickle.UnpicklingError: refused"
+    assert error_headline("Crash", "the probe wrote no result\nsignal 11") == "signal 11"

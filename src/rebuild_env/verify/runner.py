@@ -37,6 +37,22 @@ class ProbeError:
         lines = [line for line in self.message.splitlines() if line.strip()]
         return lines[-1] if lines else self.type
 
+    @property
+    def headline(self) -> str:
+        """The line that names the exception, for a message of several lines."""
+        return error_headline(self.type, self.message)
+
+
+def error_headline(kind: str, message: str) -> str:
+    """``ValueError: node array from the pickle has an incompatible dtype:``, not the last
+    of the lines that follow it; the last line when no line names the exception type."""
+    lines = [line for line in message.splitlines() if line.strip()]
+    for line in lines:
+        name = line.split(":", 1)[0]
+        if name == kind or name.endswith(f".{kind}"):
+            return line
+    return lines[-1] if lines else kind
+
 
 @dataclass(frozen=True)
 class ProbeResult:

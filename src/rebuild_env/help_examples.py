@@ -37,6 +37,10 @@ EXAMPLES: dict[str, tuple[tuple[str, str], ...]] = {
             "rebuild-env rebuild packed-bundle/ --offline",
             "install only what `rebuild-env pack` stored in the bundle (no network)",
         ),
+        (
+            "rebuild-env rebuild packed-bundle/ --offline --backend conda",
+            "Python and every package from the bundle's own conda channel",
+        ),
     ),
     "plan": (
         ("rebuild-env plan fixtures/bundles/iris-logreg", "the plan table; nothing is built"),

@@ -12,6 +12,7 @@ import os
 import sys
 import sysconfig
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -185,16 +186,33 @@ def plan_offline(recorded: RecordedEnv, hints: tuple[Pin, ...], options: Options
         )
         for a in pack.artifacts
     )
+    return packed_plan(recorded, folder, pack, packages, interpreter=interp, notes=warnings)
+
+
+def packed_plan(
+    recorded: RecordedEnv,
+    folder: Path,
+    pack: PackRecord,
+    packages: tuple[PlannedPackage, ...],
+    *,
+    interpreter: Interpreter | None = None,
+    notes: Sequence[str] = (),
+) -> Plan:
+    """The plan a pack records, with the bundle's wheels as the only place to install from.
+
+    ``interpreter``: the venv's base Python (``None`` for conda, which packs its own);
+    ``notes``: warnings of the offline run, after the packed plan's.
+    """
     return Plan(
         recorded=recorded,
-        backend=backend,
-        python_version=interp.version,
+        backend=pack.backend,
+        python_version=interpreter.version if interpreter else pack.python_version,
         python_source=pack.python_source,
-        interpreter=interp,
+        interpreter=interpreter,
         packages=packages,
         index=IndexOptions(find_links=(str((folder / record.WHEELS_DIR).absolute()),)),
         exclude_newer=pack.exclude_newer,
-        warnings=(*pack.warnings, *warnings),
+        warnings=(*pack.warnings, *notes),
         conflicts=pack.conflicts,
     )
 

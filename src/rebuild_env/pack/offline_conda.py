@@ -22,11 +22,11 @@ from ..backends.conda_names import conda_name
 from ..backends.conda_solve import Solved
 from ..errors import ArtifactsMissing, BuildError, BundleError, UsageError
 from ..interpreters import uv_binary
-from ..pins import IndexOptions, RecordedEnv
+from ..pins import RecordedEnv
 from ..plan import Plan
 from ..spec.conda_solution import CondaPackage, CondaSolution, PipPackage
 from . import record
-from .offline import PACK_HINT, _minor, offline_env, read_pack
+from .offline import PACK_HINT, _minor, offline_env, packed_plan, read_pack
 from .record import PackRecord
 
 if TYPE_CHECKING:
@@ -61,18 +61,7 @@ def plan_conda(recorded: RecordedEnv, folder: Path, pack: PackRecord, options: O
         else p
         for p in pack.packages
     )
-    return Plan(
-        recorded=recorded,
-        backend=pack.backend,
-        python_version=pack.python_version,
-        python_source=pack.python_source,
-        interpreter=None,
-        packages=packages,
-        index=IndexOptions(find_links=(str((folder / record.WHEELS_DIR).absolute()),)),
-        exclude_newer=pack.exclude_newer,
-        warnings=(*pack.warnings, *_ignored_settings(folder, options)),
-        conflicts=pack.conflicts,
-    )
+    return packed_plan(recorded, folder, pack, packages, notes=_ignored_settings(folder, options))
 
 
 def _ignored_settings(folder: Path, options: Options) -> tuple[str, ...]:

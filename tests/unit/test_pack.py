@@ -295,3 +295,13 @@ def test_offline_conda_solution_points_at_the_bundle(tmp_path: Path) -> None:
     six = solution.pip[0]
     assert six.url == (folder / "wheels" / "six-1.17.0-py2.py3-none-any.whl").as_uri()
     assert six.sha256 == pack.artifacts[2].sha256
+
+
+def test_a_failed_conda_pack_leaves_the_bundle_as_it_was(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    shutil.copytree(EXAMPLE_BUNDLE, bundle)
+    result = run_cli("pack", bundle, "--backend", "conda", "-c", tmp_path / "no-channel")
+    assert result.code == 2 and "does not exist" in result.stderr
+    assert sorted(p.name for p in bundle.iterdir()) == sorted(
+        p.name for p in EXAMPLE_BUNDLE.iterdir()
+    )

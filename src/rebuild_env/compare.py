@@ -23,13 +23,23 @@ from .backends.base import env_python
 from .candidate import Change, Upgrade, candidate_plan, check_upgrades
 from .errors import ExitCode, RebuildEnvError
 from .plan import Plan
-from .rebuild import DEFAULT_OUT, Options, Scanned, backend_for, ensure_env, plan_bundle
+from .rebuild import (
+    DEFAULT_OUT,
+    Options,
+    Scanned,
+    backend_for,
+    ensure_env,
+    plan_bundle,
+    remember_warm_probe,
+    start_warm_probe,
+)
 from .verify.larger_input import make_larger_input
 from .verify.output_diff import OutputDiff, diff_outputs
-from .verify.runner import ProbeResult, error_headline, request_for, run_probe
+from .verify.runner import ProbeResult, WarmProbe, error_headline, request_for, run_probe
 
 Progress = Callable[[str, str], None]
 PROBA = "predict_proba"
+REFERENCE_KEY = "compare reference"
 
 # verdict -> (exit code, what the user reads)
 VERDICTS = {
@@ -179,6 +189,7 @@ def _probe(
     *,
     folder: Path,
     timeout: float,
+    warm: WarmProbe | None = None,
 ) -> ProbeResult:
     folder.mkdir(parents=True, exist_ok=True)
     request = request_for(
@@ -188,7 +199,7 @@ def _probe(
         local_code=scanned.local_code,
     )
     request["outputs"] = [r.request(folder) for r in runs]
-    return run_probe(env_python(prefix), request, timeout=timeout)
+    return run_probe(env_python(prefix), request, timeout=timeout, warm=warm)
 
 
 class _Background:
@@ -311,14 +322,26 @@ class Session:
         self.options = options
         self.progress = progress
         self.started = time.perf_counter()
-        self.backend = backend_for(options.rebuild)
-        self.plan, self.scanned = plan_bundle(bundle, options.rebuild, progress)
+        self.bundle = bundle
+        # The probes of the envs this comparison used last time start now: their imports
+        # overlap reading, scanning, planning and the candidate's resolution.
+        self._warm: dict[str, WarmProbe | None] = {
+            key: start_warm_probe(bundle, options.rebuild, key=key, always=True)
+            for key in (REFERENCE_KEY, *([] if options.newest_identical else [self._key()]))
+        }
         self.work = Path(tempfile.mkdtemp(prefix="rebuild-env-compare-"))
         try:
+            self.backend = backend_for(options.rebuild)
+            self.plan, self.scanned = plan_bundle(bundle, options.rebuild, progress)
             self._start(options, progress)
         except BaseException:
             self.close()
             raise
+
+    def _key(self) -> str:
+        """Names the candidate env of this command line, for its warm probe next time."""
+        asked = sorted(f"{u.name}{u.specifier}" for u in self.options.upgrades)
+        return f"compare {' '.join(asked)} --python {self.options.python or ''}"
 
     def _start(self, options: CompareOptions, progress: Progress) -> None:
         self.out = options.rebuild.out or DEFAULT_OUT / self.plan.recorded.bundle_dir.resolve().name
@@ -334,14 +357,7 @@ class Session:
         self._ref_built = built
         folder = self.work / "reference"
         self._ref = _Background(
-            lambda: _probe(
-                self.plan,
-                self.scanned,
-                built.prefix,
-                self.runs,
-                folder=folder,
-                timeout=options.rebuild.timeout,
-            )
+            lambda: self._probe_and_remember(self.plan, built.prefix, folder, REFERENCE_KEY)
         )
         self._reference: Side | None = None
 
@@ -374,25 +390,36 @@ class Session:
             backend=self.backend,
         )
         folder = self.work / f"candidate-{slug}"
-        probe = _probe(
-            plan,
-            self.scanned,
-            built.prefix,
-            self.runs,
-            folder=folder,
-            timeout=self.options.rebuild.timeout,
-        )
+        key = "" if self.options.newest_identical else self._key()
+        probe = self._probe_and_remember(plan, built.prefix, folder, key)
         side = Side(plan, built.prefix, built.reused, probe, folder)
         verdict = judge(self.reference(), side, self.runs, changes, label)
         self.progress(f"candidate {label}", "done")
         return verdict
+
+    def _probe_and_remember(self, plan: Plan, prefix: Path, folder: Path, key: str) -> ProbeResult:
+        probe = _probe(
+            plan,
+            self.scanned,
+            prefix,
+            self.runs,
+            folder=folder,
+            timeout=self.options.rebuild.timeout,
+            warm=self._warm.pop(key, None),
+        )
+        if key:
+            remember_warm_probe(plan, prefix, self.scanned, probe_ran=True, key=key)
+        return probe
 
     def seconds(self) -> float:
         """Time since the session started."""
         return time.perf_counter() - self.started
 
     def close(self) -> None:
-        """Remove the work folder (saved outputs, generated inputs)."""
+        """Stop unused warm probes; remove the work folder (saved outputs, inputs)."""
         import shutil
 
+        for warm in self._warm.values():
+            if warm is not None:
+                warm.discard()
         shutil.rmtree(self.work, ignore_errors=True)

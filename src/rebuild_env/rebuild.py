@@ -282,7 +282,7 @@ def rebuild(
     bundle: Path | str, options: Options = Options(), progress: Progress = _quiet
 ) -> Report:
     """Rebuild a bundle's environment and verify the model in it."""
-    warm = _warm_probe(bundle, options)
+    warm = start_warm_probe(bundle, options)
     try:
         return _rebuild(bundle, options, progress, warm)
     finally:
@@ -335,34 +335,42 @@ def _rebuild(
 WARM_DIR = "warm"
 
 
-def _warm_file(bundle: Path | str) -> Path:
-    digest = hashlib.sha256(str(Path(bundle).resolve()).encode()).hexdigest()[:20]
+def _warm_file(bundle: Path | str, key: str = "") -> Path:
+    name = f"{Path(bundle).resolve()}\0{key}" if key else str(Path(bundle).resolve())
+    digest = hashlib.sha256(name.encode()).hexdigest()[:20]
     return cache_dir() / WARM_DIR / f"{digest}.json"
 
 
-def _warm_probe(bundle: Path | str, options: Options) -> WarmProbe | None:
+def start_warm_probe(
+    bundle: Path | str, options: Options, *, key: str = "", always: bool = False
+) -> WarmProbe | None:
     """Start the probe in the env this bundle verified in last time, if it will likely run.
 
     Its imports (the model's modules) then overlap reading, scanning and planning; the
-    plan decides later whether it is used (same interpreter) or discarded.
+    plan decides later whether it is used (same interpreter) or discarded. ``key`` names
+    another environment of the same bundle (a ``compare`` candidate); ``always``: the
+    probe will run whatever an earlier verification stored.
     """
     if options.dry_run or options.no_cache or options.prefix is not None:
         return None
     try:
-        last = json.loads(_warm_file(bundle).read_text())
+        last = json.loads(_warm_file(bundle, key).read_text())
         python = Path(last["python"])
-        if not (options.reverify or last["probe_ran"]) or not python.exists():
+        if not (always or options.reverify or last["probe_ran"]) or not python.exists():
             return None
         return WarmProbe(python, [str(m) for m in last["modules"]])
     except (OSError, ValueError, KeyError, TypeError, RebuildEnvError):
         return None
 
 
-def _remember_for_warm(plan: Plan, prefix: Path, scanned: Scanned, probe_ran: bool) -> None:
+def remember_warm_probe(
+    plan: Plan, prefix: Path, scanned: Scanned, *, probe_ran: bool, key: str = ""
+) -> None:
+    """Note which env (and modules) the next run of this bundle will likely probe."""
     modules = ["numpy", plan.recorded.model.loader]
     modules += sorted({m for m, _ in scanned.allowed_globals or () if m != "builtins"})
     record = {"python": str(env_python(prefix)), "modules": modules, "probe_ran": probe_ran}
-    path = _warm_file(plan.recorded.bundle_dir)
+    path = _warm_file(plan.recorded.bundle_dir, key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -509,7 +517,7 @@ def _build_and_verify(
             verified_at = ""
             if probe.level in _PASSING and probe.error is None:
                 _store_verification(prefix, vkey, probe)
-        _remember_for_warm(plan, prefix, scanned, probe_ran=earlier is None)
+        remember_warm_probe(plan, prefix, scanned, probe_ran=earlier is None)
     status = probe.level
     if probe.input == "generated" and probe.error is not None and probe.error.stage == "predict":
         # The generated input is our guess, not the model's fault: the model still loads.

@@ -9,9 +9,6 @@ from typing import Any
 
 from . import npy
 
-_TINY = 2.2250738585072014e-308  # the smallest normal double: a relative scale never 0
-
-
 @dataclass(frozen=True)
 class OutputDiff:
     """How a candidate's output compares with the reference's."""
@@ -93,7 +90,9 @@ def diff_outputs(name: str, reference: Path, candidate: Path) -> OutputDiff:
             if math.isnan(fa) and math.isnan(fb):
                 continue
             diff = abs(fb - fa)
-            rel = diff / max(abs(fa), _TINY) if not math.isnan(diff) else math.inf
+            # relative to the larger of the two: 0 -> 6e-08 is a change of 100%, not 1e300
+            scale = max(abs(fa), abs(fb))
+            rel = (diff / scale if scale else 0.0) if not math.isnan(diff) else math.inf
             diff = math.inf if math.isnan(diff) else diff
             max_abs = diff if max_abs is None else max(max_abs, diff)
             max_rel = rel if max_rel is None else max(max_rel, rel)

@@ -31,6 +31,9 @@ def test_bench_quick_mode_measures_every_section() -> None:
     assert "rebuild-env / raw uv path:" in markdown and "verification floor:" in markdown
     # conda: measured on the local test channel, or skipped with the reason said
     assert "| conda --no-cache |" in markdown or "Skipped: conda rows" in markdown
+    # compare: both envs cached, against one cache hit with the probe re-run
+    assert "| compare scikit-learn==1.8.0 |" in markdown
+    assert "compare / one cached rebuild + verify:" in markdown
     # inspect: the scanner against joblib.load, in one process and as processes
     assert "| scan_file (in-process) |" in markdown and "| joblib.load (in-process) |" in markdown
     assert "as processes:" in markdown

@@ -48,6 +48,18 @@ VERIFICATION_KEYS = {
     "reused_from",
     "seconds",
 }
+COMPARE_KEYS = {
+    "schema_version",
+    "command",
+    "status",
+    "exit_code",
+    "summary",
+    "bundle",
+    "reference",
+    "verdict",
+    "search",
+    "seconds",
+}
 ERROR_KEYS = {"schema_version", "command", "status", "exit_code", "error", "output"}
 
 INSPECT_KEYS = {"schema_version", "command", "exit_code", "bundle_format", "scan", "differences"}

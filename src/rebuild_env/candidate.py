@@ -14,7 +14,6 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -136,16 +135,10 @@ def _as_of(
     names_versions: Sequence[tuple[str, str]], files: dict[str, list[index.ReleaseFile]] | None
 ) -> str:
     """The day after the newest upload among these releases (empty when unknown)."""
-    dates = []
-    for name, version in names_versions:
-        wanted = _version(version)
-        release = [f for f in (files or {}).get(name, []) if f.version == wanted]
-        if uploaded := index.upload_date(release):
-            dates.append(uploaded)
-    if not dates:
-        return ""
-    newest = datetime.fromisoformat(max(dates).replace("Z", "+00:00"))
-    return (newest + timedelta(days=1)).date().isoformat()
+    return index.day_after_newest(
+        index.upload_date([f for f in (files or {}).get(name, []) if f.version == _version(v)])
+        for name, v in names_versions
+    )
 
 
 def candidate_plan(

@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -196,6 +197,16 @@ def supports_python(files: list[ReleaseFile], python: Version, tags: frozenset[T
     if wheels:
         return any(f.tags & tags for f in wheels)
     return bool(usable)
+
+
+def day_after_newest(uploads: Iterable[str]) -> str:
+    """The day after the newest of these upload times (``2021-04-29``), or empty: what
+    "as of the time these releases were current" means for ``--exclude-newer``."""
+    newest = max((u for u in uploads if u), default="")
+    if not newest:
+        return ""
+    moment = datetime.fromisoformat(newest.replace("Z", "+00:00"))
+    return (moment + timedelta(days=1)).date().isoformat()
 
 
 def upload_date(files: list[ReleaseFile]) -> str:

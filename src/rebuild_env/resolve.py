@@ -18,7 +18,6 @@ import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -280,16 +279,11 @@ class _Resolver:
 
         if files is None:
             return ""
-        dates = []
-        for pin in pins:
-            if pin.specifier and files.get(pin.name):
-                uploaded = index.upload_date(_earliest_match(files[pin.name], pin))
-                if uploaded:
-                    dates.append(uploaded)
-        if not dates:
-            return ""
-        newest = datetime.fromisoformat(max(dates).replace("Z", "+00:00"))
-        return (newest + timedelta(days=1)).date().isoformat()
+        return index.day_after_newest(
+            index.upload_date(_earliest_match(files[pin.name], pin))
+            for pin in pins
+            if pin.specifier and files.get(pin.name)
+        )
 
     def compile_for_model(
         self,

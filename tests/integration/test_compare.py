@@ -13,24 +13,12 @@ from rebuild_env.backends.base import INCOMPLETE_MARKER, is_complete
 from rebuild_env.errors import ExitCode
 from tests.conftest import EXAMPLE_BUNDLE, run_cli
 from tests.integration.interruptible import CliRun, still_running
-from tests.json_contract import assert_valid, one_document
+from tests.json_contract import COMPARE_KEYS, assert_valid, one_document
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
 # The example bundle records scikit-learn 1.9.1 on Python 3.11; 1.8.0 has wheels for 3.11.
 CANDIDATE = "scikit-learn==1.8.0"
-COMPARE_KEYS = {
-    "schema_version",
-    "command",
-    "status",
-    "exit_code",
-    "summary",
-    "bundle",
-    "reference",
-    "verdict",
-    "search",
-    "seconds",
-}
 
 
 def test_an_identical_release_exits_0_with_every_output_compared(tmp_path: Path) -> None:

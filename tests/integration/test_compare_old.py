@@ -20,9 +20,8 @@ from typing import Any
 import pytest
 
 from rebuild_env.errors import ExitCode
-from rebuild_env.interpreters import uv_binary
-from tests.conftest import pyenv_python, run_cli
-from tests.integration.test_old_experiment import _run
+from tests.conftest import run_cli
+from tests.integration.test_old_experiment import old_experiment
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
 
@@ -52,23 +51,7 @@ SEARCH_RANGE = "scikit-learn<1.2"  # 1.0 ... 1.1.3: seven releases with Python 3
 @pytest.fixture(scope="module")
 def old(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A bare bundle as the old experiment left it: model, sample, pip freeze, Python."""
-    py38 = pyenv_python("3.8")
-    uv = uv_binary()
-    if py38 is None or uv is None:
-        pytest.skip("needs a Python 3.8 interpreter and uv")
-    root = tmp_path_factory.mktemp("old-compare")
-    author = root / "author-env"
-    _run(uv, "venv", "--quiet", "--python", py38, author)
-    python = author / "bin" / "python"
-    _run(uv, "pip", "install", "--quiet", "--python", python,
-         "scikit-learn==0.24.2", "numpy==1.19.5", "--exclude-newer", "2021-05-01")  # fmt: skip
-    bundle = root / "experiment"
-    bundle.mkdir()
-    _run(python, "-c", AUTHOR_SCRIPT, bundle)
-    (bundle / "requirements.txt").write_text(_run(uv, "pip", "freeze", "--python", python))
-    version = _run(python, "-c", "import platform; print(platform.python_version())")
-    (bundle / ".python-version").write_text(version)
-    return bundle
+    return old_experiment(tmp_path_factory.mktemp("old-compare"), AUTHOR_SCRIPT)
 
 
 def _compare(bundle: Path, out: Path, *args: str) -> tuple[int, dict[str, Any]]:

@@ -43,28 +43,32 @@ def _run(*args: str | Path) -> str:
     return done.stdout
 
 
-@pytest.fixture(scope="module")
-def experiment(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A bundle made the old way: Python 3.8, scikit-learn 0.24.2, a pip freeze."""
+def old_experiment(root: Path, author_script: str) -> Path:
+    """A bundle made the old way: ``author_script`` run with Python 3.8 and scikit-learn
+    0.24.2 (it writes the model and sample into the folder it is given), a pip freeze and
+    the Python version. Skips the test where no 3.8 interpreter or uv is found."""
     py38 = pyenv_python("3.8")
     uv = uv_binary()
     if py38 is None or uv is None:
         pytest.skip("needs a Python 3.8 interpreter and uv")
-    tmp_path = tmp_path_factory.mktemp("old-experiment")
-    author = tmp_path / "author-env"
+    author = root / "author-env"
+    python = author / "bin" / "python"
     _run(uv, "venv", "--quiet", "--python", py38, author)
-    _run(uv, "pip", "install", "--quiet", "--python", author / "bin" / "python",
+    _run(uv, "pip", "install", "--quiet", "--python", python,
          "scikit-learn==0.24.2", "numpy==1.19.5", "--exclude-newer", "2021-05-01")  # fmt: skip
-    bundle = tmp_path / "experiment"
+    bundle = root / "experiment"
     bundle.mkdir()
-    _run(author / "bin" / "python", "-c", AUTHOR_SCRIPT, bundle)
-    freeze = _run(uv, "pip", "freeze", "--python", author / "bin" / "python")
-    (bundle / "requirements.txt").write_text(freeze)
-    version = _run(
-        author / "bin" / "python", "-c", "import platform; print(platform.python_version())"
-    )
+    _run(python, "-c", author_script, bundle)
+    (bundle / "requirements.txt").write_text(_run(uv, "pip", "freeze", "--python", python))
+    version = _run(python, "-c", "import platform; print(platform.python_version())")
     (bundle / ".python-version").write_text(version)
     return bundle
+
+
+@pytest.fixture(scope="module")
+def experiment(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The old experiment: a random forest on iris."""
+    return old_experiment(tmp_path_factory.mktemp("old-experiment"), AUTHOR_SCRIPT)
 
 
 def _assert_old_stack_identical(stdout: str) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 from . import npy
 
+
 @dataclass(frozen=True)
 class OutputDiff:
     """How a candidate's output compares with the reference's."""

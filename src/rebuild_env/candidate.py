@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -185,16 +185,15 @@ def candidate_plan(
         warnings.insert(
             0, f"candidate: Python {reference.python_version} -> {python_version} (--python)"
         )
-    plan = Plan(
-        recorded=reference.recorded,
-        backend=reference.backend,
+    plan = replace(
+        reference,  # same record, backend and index; what was dropped there stays dropped
         python_version=python_version,
         python_source=python_source,
         interpreter=interp,
         packages=tuple(packages),
-        index=reference.index,
         exclude_newer=as_of,
         warnings=tuple(warnings),
+        conflicts=(),
     )
     return plan, changes
 

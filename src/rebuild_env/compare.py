@@ -33,7 +33,7 @@ from .rebuild import (
     remember_warm_probe,
     start_warm_probe,
 )
-from .verify.larger_input import make_larger_input
+from .verify.larger_input import MIN_ROWS, make_larger_input
 from .verify.output_diff import OutputDiff, diff_outputs
 from .verify.runner import ProbeResult, WarmProbe, error_headline, request_for, run_probe
 
@@ -199,6 +199,7 @@ def _probe(
         local_code=scanned.local_code,
     )
     request["outputs"] = [r.request(folder) for r in runs]
+    request["generated_rows"] = MIN_ROWS  # no recorded sample: as many rows as a larger input
     return run_probe(env_python(prefix), request, timeout=timeout, warm=warm)
 
 

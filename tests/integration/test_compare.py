@@ -4,10 +4,12 @@ that predicts identically, the JSON document, the bad-input lines, and Ctrl-C.""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 from pathlib import Path
 
 import pytest
+import yaml
 
 from rebuild_env.backends.base import INCOMPLETE_MARKER, is_complete
 from rebuild_env.errors import ExitCode
@@ -112,3 +114,21 @@ def test_ctrl_c_while_building_the_candidate_leaves_the_cache_consistent(tmp_pat
 
     again = run_cli(*args, "-q", env=env)
     assert again.code == ExitCode.OK, again.stderr
+
+
+def test_without_a_recorded_sample_both_probes_predict_on_the_same_generated_rows(
+    tmp_path: Path,
+) -> None:
+    bundle = tmp_path / "no-sample"
+    shutil.copytree(EXAMPLE_BUNDLE, bundle)
+    manifest = yaml.safe_load((bundle / "bundle.yaml").read_text())
+    del manifest["sample"]
+    (bundle / "bundle.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    for name in ("sample_input.npy", "sample_output.npy"):
+        (bundle / name).unlink()
+    done = run_cli("compare", bundle, "--upgrade", CANDIDATE, "--out", tmp_path / "o", "--json")
+    assert done.code == ExitCode.OK, done.stderr
+    outputs = {o["output"]: o for o in one_document(done.stdout)["verdict"]["outputs"]}
+    assert set(outputs) == {"predict on a generated input", "predict_proba on a generated input"}
+    assert outputs["predict_proba on a generated input"]["shape"] == [1000, 3]
+    assert all(o["identical"] for o in outputs.values())

@@ -350,7 +350,7 @@ def _column(rng, dtype, rows):
     return np.array(["a", "b", "c"], dtype=object)[rng.randint(0, 3, size=rows)]
 
 
-def generate_input(model, schema=None):
+def generate_input(model, schema=None, rows=GENERATED_ROWS):
     """An input of the right shape and dtypes: from the recorded schema, else the model."""
     import numpy as np
 
@@ -360,12 +360,12 @@ def generate_input(model, schema=None):
     if columns:
         import pandas as pd
 
-        data = [(name, _column(rng, dtype, GENERATED_ROWS)) for name, dtype in columns]
+        data = [(name, _column(rng, dtype, rows)) for name, dtype in columns]
         return pd.DataFrame(dict(data), columns=[name for name, _ in columns])
     tensor = schema.get("tensor")
     if tensor and len(tensor["shape"]) == 2 and tensor["shape"][1] > 0:
         width = int(tensor["shape"][1])
-        return np.stack([_column(rng, tensor["dtype"], GENERATED_ROWS) for _ in range(width)], 1)
+        return np.stack([_column(rng, tensor["dtype"], rows) for _ in range(width)], 1)
     n = n_features(model)
     names = feature_names(model)
     if names and (n is None or len(names) > n):
@@ -376,8 +376,8 @@ def generate_input(model, schema=None):
         names = names + ["extra_%d" % i for i in range(n - len(names))]
     categories = categorical_columns(model, n, names)
     if categories:  # an encoder would reject values it never saw: draw from what it knows
-        return _mixed_input(rng, n, names, categories)
-    data = rng.normal(size=(GENERATED_ROWS, int(n)))
+        return _mixed_input(rng, n, names, categories, rows)
+    data = rng.normal(size=(rows, int(n)))
     if names is not None and len(names) == n:
         try:
             import pandas as pd
@@ -387,7 +387,7 @@ def generate_input(model, schema=None):
     return data
 
 
-def _mixed_input(rng, n, names, categories):
+def _mixed_input(rng, n, names, categories, rows):
     import numpy as np
 
     columns = []
@@ -395,9 +395,9 @@ def _mixed_input(rng, n, names, categories):
         known = categories.get(i)
         if known is not None and len(known):
             known = np.asarray(known)
-            columns.append(known[rng.randint(0, len(known), size=GENERATED_ROWS)])
+            columns.append(known[rng.randint(0, len(known), size=rows)])
         else:
-            columns.append(rng.normal(size=GENERATED_ROWS))
+            columns.append(rng.normal(size=rows))
     if names:
         try:
             import pandas as pd
@@ -405,7 +405,7 @@ def _mixed_input(rng, n, names, categories):
             pass
         else:
             return pd.DataFrame(dict(zip(names, columns)), columns=list(names))
-    data = np.empty((GENERATED_ROWS, n), dtype=object)
+    data = np.empty((rows, n), dtype=object)
     for i, column in enumerate(columns):
         data[:, i] = column
     return data
@@ -624,7 +624,13 @@ def save_outputs(model, request):
             key = run.get("input")
             if key not in inputs:
                 inputs[key] = (
-                    load_input(key) if key else generate_input(model, request.get("input_schema"))
+                    load_input(key)
+                    if key
+                    else generate_input(
+                        model,
+                        request.get("input_schema"),
+                        request.get("generated_rows") or GENERATED_ROWS,
+                    )
                 )
             array = _savable(getattr(model, run["method"])(inputs[key]))
             np.save(run["file"], array, allow_pickle=False)

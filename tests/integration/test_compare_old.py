@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from rebuild_env.errors import ExitCode
-from tests.conftest import run_cli
+from tests.conftest import pyenv_python, run_cli
 from tests.integration.test_old_experiment import old_experiment
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
@@ -113,3 +113,20 @@ def test_newest_identical_matches_checking_every_release(old: Path, tmp_path: Pa
     # every release the search checked agrees with the one-by-one verdict
     for step in search["steps"]:
         assert step["status"] == one_by_one[step["version"]]
+
+
+def test_python_moves_only_the_candidate(old: Path, tmp_path: Path) -> None:
+    if pyenv_python("3.10") is None:
+        pytest.skip("needs a Python 3.10 interpreter")
+    _, doc = _compare(old, tmp_path, "--upgrade", "scikit-learn==1.0.2", "--python", "3.10")
+    assert doc["reference"]["python"].startswith("3.8.")
+    verdict = doc["verdict"]
+    assert verdict["python"].startswith("3.10.")
+    changes = {c["name"]: c for c in verdict["changes"]}
+    # numpy 1.19.5 has no wheel for 3.10: re-resolved, as of scikit-learn 1.0.2's release
+    assert changes["numpy"]["before"] == "1.19.5"
+    assert changes["numpy"]["after"].startswith("1.21.")
+    assert changes["numpy"]["reason"].startswith("re-resolved")
+    assert changes["scikit-learn"]["reason"] == "asked for"
+    # numpy changed under the model: the verdict is the predictions' (here they differ)
+    assert verdict["status"] in ("identical", "differs") and verdict["outputs"]

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from .candidate import Upgrade, candidate_python, searchable_versions
-from .compare import CompareOptions, Session, Side, Verdict
+from .compare import CompareOptions, Session
+from .compare_verdict import Side, Verdict
 from .errors import ExitCode, UsageError
 from .report import SCHEMA_VERSION
 from .upgrade_search import Search, newest_identical

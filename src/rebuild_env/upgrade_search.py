@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .candidate import Upgrade, candidate_python, searchable_versions
-from .compare import Session, Verdict
+from .compare import Session
+from .compare_verdict import Verdict
 from .errors import UsageError
 
 

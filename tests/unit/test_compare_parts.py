@@ -14,7 +14,7 @@ from packaging.tags import Tag
 from packaging.version import Version
 
 from rebuild_env.candidate import Upgrade, searchable_versions
-from rebuild_env.compare import Verdict
+from rebuild_env.compare_verdict import Verdict
 from rebuild_env.errors import ExitCode, UsageError
 from rebuild_env.index import ReleaseFile
 from rebuild_env.pins import ModelSpec, RecordedEnv

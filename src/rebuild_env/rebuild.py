@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sysconfig
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -26,20 +24,17 @@ from .backends.base import (
 )
 from .bundle import read_bundle
 from .cache import touch
-from .errors import RebuildEnvError
 from .local_code import LocalCode
 from .locations import cache_dir
 from .pins import Pin, RecordedEnv
 from .plan import Plan
 from .report import Report
 from .resolve import make_plan
+from .verify import store
 from .verify.runner import (
     DEFAULT_TIMEOUT_S,
-    ProbeResult,
     WarmProbe,
     request_for,
-    result_from_dict,
-    result_to_dict,
     run_probe,
 )
 
@@ -180,64 +175,6 @@ def _channels(backend: Backend) -> tuple[str, ...]:
     return tuple(getattr(backend, "channels", ()))
 
 
-VERIFIED_FILE = "rebuild-env-verified.json"
-_KEPT_VERIFICATIONS = 64
-_PASSING = ("identical", "within-tolerance", "predicts", "loads")
-
-
-def _verification_key(request: dict[str, Any]) -> str:
-    """A hash of the probe request and the content of every file it reads.
-
-    The author's local code counts too: an edited ``my_features.py`` is verified again.
-    """
-    digest = hashlib.sha256(json.dumps(request, sort_keys=True).encode())
-    files = [Path(request[key]) for key in ("model", "input", "expected") if request.get(key)]
-    for where in map(Path, (request.get("local_modules") or {}).values()):
-        files += sorted(where.rglob("*.py")) if where.is_dir() else [where]
-    for path in files:
-        with path.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _stored_verifications(prefix: Path) -> dict[str, Any]:
-    """Earlier verifications in this environment: verification key -> {at, result}."""
-    try:
-        data = json.loads((prefix / VERIFIED_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    found = data.get("verifications") if isinstance(data, dict) else None
-    return found if isinstance(found, dict) else {}
-
-
-def _earlier_verification(prefix: Path, key: str) -> tuple[ProbeResult, str] | None:
-    entry = _stored_verifications(prefix).get(key)
-    if not isinstance(entry, dict) or not isinstance(entry.get("result"), dict):
-        return None
-    return result_from_dict(entry["result"]), str(entry.get("at", ""))
-
-
-def _store_verification(prefix: Path, key: str, probe: ProbeResult) -> None:
-    # One entry per verification key: bundles that share a cached environment (same plan)
-    # each keep their own, instead of overwriting each other's and re-running the probe.
-    stored = {k: v for k, v in _stored_verifications(prefix).items() if isinstance(v, dict)}
-    stored[key] = {
-        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "result": result_to_dict(probe),
-    }
-    kept = dict(
-        sorted(stored.items(), key=lambda kv: str(kv[1].get("at", "")))[-_KEPT_VERIFICATIONS:]
-    )
-    target = prefix / VERIFIED_FILE
-    temporary = target.with_name(f".{VERIFIED_FILE}.{os.getpid()}.{threading.get_ident()}")
-    try:  # written aside, then renamed: concurrent batch jobs never read a torn file
-        temporary.write_text(json.dumps({"verifications": kept}), encoding="utf-8")
-        temporary.replace(target)
-    except OSError:  # a read-only env only loses the shortcut
-        temporary.unlink(missing_ok=True)
-
-
 def _holds_plan(prefix: Path, key: str) -> bool:
     """A complete, intact environment built by rebuild-env for exactly this plan."""
     return (
@@ -332,52 +269,26 @@ def _rebuild(
     )
 
 
-WARM_DIR = "warm"
-
-
-def _warm_file(bundle: Path | str, key: str = "") -> Path:
-    name = f"{Path(bundle).resolve()}\0{key}" if key else str(Path(bundle).resolve())
-    digest = hashlib.sha256(name.encode()).hexdigest()[:20]
-    return cache_dir() / WARM_DIR / f"{digest}.json"
-
-
 def start_warm_probe(
     bundle: Path | str, options: Options, *, key: str = "", always: bool = False
 ) -> WarmProbe | None:
-    """Start the probe in the env this bundle verified in last time, if it will likely run.
-
-    Its imports (the model's modules) then overlap reading, scanning and planning; the
-    plan decides later whether it is used (same interpreter) or discarded. ``key`` names
-    another environment of the same bundle (a ``compare`` candidate); ``always``: the
-    probe will run whatever an earlier verification stored.
-    """
+    """The probe of the env this bundle (``key``: another env of it) used last time, started
+    now so its imports overlap reading, scanning and planning; ``None`` when it will not
+    run here (a dry run, no cache, an explicit prefix, no record)."""
     if options.dry_run or options.no_cache or options.prefix is not None:
         return None
-    try:
-        last = json.loads(_warm_file(bundle, key).read_text())
-        python = Path(last["python"])
-        if not (always or options.reverify or last["probe_ran"]) or not python.exists():
-            return None
-        return WarmProbe(python, [str(m) for m in last["modules"]])
-    except (OSError, ValueError, KeyError, TypeError, RebuildEnvError):
-        return None
+    return store.start_warm_probe(bundle, key=key, always=always or options.reverify)
 
 
 def remember_warm_probe(
     plan: Plan, prefix: Path, scanned: Scanned, *, probe_ran: bool, key: str = ""
 ) -> None:
-    """Note which env (and modules) the next run of this bundle will likely probe."""
+    """Note which env, and which of the model's modules, this bundle's next run probes."""
     modules = ["numpy", plan.recorded.model.loader]
     modules += sorted({m for m, _ in scanned.allowed_globals or () if m != "builtins"})
-    record = {"python": str(env_python(prefix)), "modules": modules, "probe_ran": probe_ran}
-    path = _warm_file(plan.recorded.bundle_dir, key)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(record))
-        tmp.replace(path)
-    except OSError:
-        pass
+    store.remember_warm_probe(
+        plan.recorded.bundle_dir, env_python(prefix), modules, probe_ran=probe_ran, key=key
+    )
 
 
 def _write(
@@ -508,15 +419,17 @@ def _build_and_verify(
             tolerance=options.tolerance,
             local_code=scanned.local_code,
         )
-        vkey = _verification_key(request)
-        earlier = _earlier_verification(prefix, vkey) if reused and not options.reverify else None
+        vkey = store.verification_key(request)
+        earlier = (
+            store.earlier_verification(prefix, vkey) if reused and not options.reverify else None
+        )
         if earlier is not None:
             probe, verified_at = earlier
         else:
             probe = run_probe(env_python(prefix), request, timeout=options.timeout, warm=warm)
             verified_at = ""
-            if probe.level in _PASSING and probe.error is None:
-                _store_verification(prefix, vkey, probe)
+            if probe.level in store.PASSING and probe.error is None:
+                store.store_verification(prefix, vkey, probe)
         remember_warm_probe(plan, prefix, scanned, probe_ran=earlier is None)
     status = probe.level
     if probe.input == "generated" and probe.error is not None and probe.error.stage == "predict":

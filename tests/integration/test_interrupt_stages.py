@@ -23,7 +23,7 @@ import yaml
 from sklearn.preprocessing import FunctionTransformer
 
 from rebuild_env.backends.base import INCOMPLETE_MARKER, is_complete
-from rebuild_env.rebuild import VERIFIED_FILE
+from rebuild_env.verify.store import VERIFIED_FILE
 from tests.conftest import EXAMPLE_BUNDLE, run_cli
 from tests.integration.conda_channel import conda_channel
 from tests.integration.interruptible import (

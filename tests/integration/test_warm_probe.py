@@ -10,7 +10,7 @@ import pytest
 
 from rebuild_env import _subprocess
 from rebuild_env import rebuild as rb
-from rebuild_env.verify import runner
+from rebuild_env.verify import runner, store
 from tests.conftest import EXAMPLE_BUNDLE
 
 pytestmark = [pytest.mark.slow, pytest.mark.network]
@@ -56,7 +56,7 @@ def test_a_probe_started_in_another_interpreter_is_discarded(
     options = rb.Options(out=tmp_path / "out", reverify=True)
     assert rb.rebuild(EXAMPLE_BUNDLE, options).status == "identical"
     # What the last run remembered now points at another interpreter (the env moved).
-    hint = rb._warm_file(EXAMPLE_BUNDLE)
+    hint = store._warm_file(EXAMPLE_BUNDLE)
     record = json.loads(hint.read_text())
     hint.write_text(json.dumps({**record, "python": sys.executable}))
     sent, started = _spy_warm(monkeypatch)

@@ -4,40 +4,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rebuild_env.rebuild import (
-    VERIFIED_FILE,
-    _earlier_verification,
-    _store_verification,
-)
 from rebuild_env.verify.runner import ProbeResult
+from rebuild_env.verify.store import VERIFIED_FILE, earlier_verification, store_verification
 
 
 def test_bundles_sharing_an_environment_keep_their_own_verification(tmp_path: Path) -> None:
     first = ProbeResult(level="identical", python="3.11.7", comparison={"equal_rows": 150})
     second = ProbeResult(level="predicts", python="3.11.7", input="generated")
-    _store_verification(tmp_path, "key-of-bundle-1", first)
-    _store_verification(tmp_path, "key-of-bundle-2", second)
+    store_verification(tmp_path, "key-of-bundle-1", first)
+    store_verification(tmp_path, "key-of-bundle-2", second)
 
-    found_first = _earlier_verification(tmp_path, "key-of-bundle-1")
-    found_second = _earlier_verification(tmp_path, "key-of-bundle-2")
+    found_first = earlier_verification(tmp_path, "key-of-bundle-1")
+    found_second = earlier_verification(tmp_path, "key-of-bundle-2")
     assert found_first is not None and found_first[0].level == "identical"
     assert found_first[0].comparison == {"equal_rows": 150} and found_first[1]
     assert found_second is not None and found_second[0].input == "generated"
-    assert _earlier_verification(tmp_path, "another-key") is None
+    assert earlier_verification(tmp_path, "another-key") is None
     assert [p.name for p in tmp_path.iterdir()] == [VERIFIED_FILE]  # no temporary file left
 
 
 def test_unreadable_or_old_style_record_means_the_probe_runs_again(tmp_path: Path) -> None:
     (tmp_path / VERIFIED_FILE).write_text('{"key": "k", "result": {"level": "identical"}}')
-    assert _earlier_verification(tmp_path, "k") is None
+    assert earlier_verification(tmp_path, "k") is None
     (tmp_path / VERIFIED_FILE).write_text("{not json")
-    assert _earlier_verification(tmp_path, "k") is None
-    _store_verification(tmp_path, "k", ProbeResult(level="loads"))
-    found = _earlier_verification(tmp_path, "k")
+    assert earlier_verification(tmp_path, "k") is None
+    store_verification(tmp_path, "k", ProbeResult(level="loads"))
+    found = earlier_verification(tmp_path, "k")
     assert found is not None and found[0].level == "loads"
 
 
 def test_a_read_only_environment_only_loses_the_shortcut(tmp_path: Path) -> None:
     missing = tmp_path / "gone"
-    _store_verification(missing, "k", ProbeResult(level="identical"))
-    assert _earlier_verification(missing, "k") is None
+    store_verification(missing, "k", ProbeResult(level="identical"))
+    assert earlier_verification(missing, "k") is None

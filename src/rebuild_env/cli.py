@@ -424,6 +424,11 @@ def _compare(args: argparse.Namespace, progress: _Progress) -> tuple[ExitCode, s
     from .compare import CompareOptions
     from .compare_report import compare
 
+    if args.emit:
+        raise UsageError(
+            "compare does not emit a Dockerfile",
+            hint="run rebuild-env BUNDLE --emit dockerfile DIR for the recorded environment",
+        )
     options = CompareOptions(
         upgrades=tuple(Upgrade.parse(u) for u in args.upgrade),
         python=args.python,

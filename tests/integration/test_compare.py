@@ -132,3 +132,12 @@ def test_without_a_recorded_sample_both_probes_predict_on_the_same_generated_row
     assert set(outputs) == {"predict on a generated input", "predict_proba on a generated input"}
     assert outputs["predict_proba on a generated input"]["shape"] == [1000, 3]
     assert all(o["identical"] for o in outputs.values())
+
+
+def test_options_compare_cannot_honour_are_refused(tmp_path: Path) -> None:
+    done = run_cli(
+        "compare", EXAMPLE_BUNDLE, "--upgrade", CANDIDATE, "--emit", "dockerfile", tmp_path
+    )
+    assert done.code == ExitCode.BAD_INPUT
+    assert "compare does not emit a Dockerfile" in done.stderr
+    assert not any(tmp_path.iterdir())

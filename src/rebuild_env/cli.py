@@ -329,6 +329,7 @@ def _run(
         return _verify(args)
     if args.command == "compare":
         return _compare(args, progress)
+    warm = _early_warm_probe(args)
     from .rebuild import Options, rebuild
 
     tolerance = None
@@ -357,7 +358,7 @@ def _run(
         conda_exe=args.conda_exe,
         offline=getattr(args, "offline", False),
     )
-    report = rebuild(args.bundle, options, progress)
+    report = rebuild(args.bundle, options, progress, warm=warm)
     doc = report.to_json()
     if args.command == "plan":
         doc["command"] = "plan"
@@ -377,6 +378,16 @@ def _pack(args: argparse.Namespace, progress: _Progress) -> tuple[ExitCode, str,
         raise UsageError("pack writes no Dockerfile", hint="use --emit with rebuild or plan")
     result = pack_bundle(args.bundle, _options(args), progress)
     return ExitCode.OK, result.render_text(), result.to_json()
+
+
+def _early_warm_probe(args: argparse.Namespace) -> Any:
+    """The probe of a cache hit, started before the rest of rebuild-env is even imported:
+    its imports (scikit-learn's take seconds) overlap all of the host's work."""
+    if args.command != "rebuild" or args.dry_run or args.no_cache or args.prefix is not None:
+        return None
+    from .verify.store import start_warm_probe
+
+    return start_warm_probe(args.bundle, always=args.reverify)
 
 
 def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:

@@ -216,10 +216,17 @@ def plan_bundle(
 
 
 def rebuild(
-    bundle: Path | str, options: Options = Options(), progress: Progress = _quiet
+    bundle: Path | str,
+    options: Options = Options(),
+    progress: Progress = _quiet,
+    *,
+    warm: WarmProbe | None = None,
 ) -> Report:
-    """Rebuild a bundle's environment and verify the model in it."""
-    warm = start_warm_probe(bundle, options)
+    """Rebuild a bundle's environment and verify the model in it.
+
+    ``warm``: a probe the caller started already (see :func:`start_warm_probe`).
+    """
+    warm = warm or start_warm_probe(bundle, options)
     try:
         return _rebuild(bundle, options, progress, warm)
     finally:

@@ -9,11 +9,13 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .. import _subprocess
-from ..local_code import LocalCode
-from ..pins import RecordedEnv
+
+if TYPE_CHECKING:  # the probe of a cache hit starts before these are imported
+    from ..local_code import LocalCode
+    from ..pins import RecordedEnv
 
 PROBE = Path(__file__).with_name("probe.py")
 DEFAULT_TIMEOUT_S = 600.0

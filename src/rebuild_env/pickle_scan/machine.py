@@ -41,6 +41,9 @@ class Mark:
 MARK = Mark()
 
 
+STOP = b"."  # the opcode that ends a pickle
+
+
 @dataclass(frozen=True)
 class Global:
     module: str
@@ -105,8 +108,11 @@ def _text(data: bytes | None, encoding: str = "utf-8") -> object:
 
 
 def _read_arg(stream: ByteStream, kind: str) -> object:
+    # the most frequent first: BININT1/BINPUT/BINGET, then SHORT_BINUNICODE
     if kind == "uint1":
         return stream.read(1)[0]
+    if kind == "unicodestring1":
+        return _text(_blob(stream, stream.read(1)[0]))
     if kind == "uint2":
         return _int(stream, 2, "<H")
     if kind in ("int4",):
@@ -130,8 +136,6 @@ def _read_arg(stream: ByteStream, kind: str) -> object:
         return _text(_blob(stream, _int(stream, 4, "<i" if kind == "string4" else "<I")), "latin-1")
     if kind in ("bytes8", "bytearray8"):
         return _text(_blob(stream, _int(stream, 8, "<Q")), "latin-1")
-    if kind == "unicodestring1":
-        return _text(_blob(stream, stream.read(1)[0]))
     if kind == "unicodestring4":
         return _text(_blob(stream, _int(stream, 4, "<I")))
     if kind == "unicodestring8":
@@ -208,7 +212,7 @@ class Machine:
             if op is None:
                 raise ScanError(f"unknown opcode {code!r} at offset {offset}")
             arg = _read_arg(stream, op.arg.name) if op.arg is not None else None
-            if op.name == "STOP":
+            if code == STOP:
                 self._pop()
                 return
             self._step(op, arg, offset)

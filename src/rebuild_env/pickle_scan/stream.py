@@ -68,7 +68,8 @@ class ByteStream:
         self._handle = handle
         self._kind = kind
         self._dec = _decompressor(kind) if kind != "none" else None
-        self._buffer = bytearray()
+        self._buffer = b""
+        self._offset = 0  # how much of _buffer was consumed (sliced, never deleted)
         self._eof = False
         self._pending = b""
         self.position = 0
@@ -78,15 +79,20 @@ class ByteStream:
         return self._kind == "none" or self._dec is not None
 
     def _fill(self, wanted: int) -> None:
+        """Make ``wanted`` bytes available past the offset (or reach the end)."""
+        parts = [self._buffer[self._offset :]]
+        have = len(parts[0])
         # Small reads for a raw file: a skipped payload is seeked over, never read.
-        while len(self._buffer) < wanted and not self._eof:
+        while have < wanted and not self._eof:
             if self._dec is None:
-                raw = self._handle.read(max(RAW_CHUNK, wanted - len(self._buffer)))
+                raw = self._handle.read(max(RAW_CHUNK, wanted - have))
                 if not raw:
                     self._eof = True
-                self._buffer += raw
-                continue
-            self._buffer += self._inflate(self._dec)
+            else:
+                raw = self._inflate(self._dec)
+            parts.append(raw)
+            have += len(raw)
+        self._buffer, self._offset = b"".join(parts), 0
 
     def _inflate(self, dec: _Decompressor) -> bytes:
         """At most CHUNK more decompressed bytes: a small file that inflates to gigabytes
@@ -115,21 +121,28 @@ class ByteStream:
 
     def read(self, n: int) -> bytes:
         """Exactly ``n`` bytes, or :class:`Truncated`."""
-        if len(self._buffer) < n:
+        start = self._offset
+        end = start + n
+        if end > len(self._buffer):
             self._fill(n)
-        if len(self._buffer) < n:
-            raise Truncated(f"needed {n} bytes at offset {self.position}")
-        data = bytes(self._buffer[:n])
-        del self._buffer[:n]
+            start, end = 0, n
+            if end > len(self._buffer):
+                raise Truncated(f"needed {n} bytes at offset {self.position}")
+        self._offset = end
         self.position += n
-        return data
+        return self._buffer[start:end]
 
     def skip(self, n: int) -> None:
         """Drop ``n`` bytes without keeping them (a seek, for an uncompressed file)."""
-        if self._dec is None and n > len(self._buffer):
-            n -= len(self._buffer)
-            self.position += len(self._buffer)
-            self._buffer.clear()
+        available = len(self._buffer) - self._offset
+        if n <= available:
+            self._offset += n
+            self.position += n
+            return
+        if self._dec is None:
+            n -= available
+            self.position += available
+            self._buffer, self._offset = b"", 0
             here = self._handle.tell()
             end = self._handle.seek(0, 2)
             if here + n > end:
@@ -156,7 +169,7 @@ class ByteStream:
     def at_end(self) -> bool:
         """No byte left."""
         self._fill(1)
-        return not self._buffer
+        return len(self._buffer) == self._offset
 
 
 def open_stream(path: Path) -> tuple[BinaryIO, str]:

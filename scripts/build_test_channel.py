@@ -52,6 +52,7 @@ except ImportError:  # run from a checkout without installing rebuild-env
 
 SCRIPT_VERSION = "4"
 SUBDIR = "linux-64"
+BUILDING = ".building"  # present while a build runs: a failed one is ours to redo
 STAMP = ".rebuild-env-test-channel.json"
 # Text files of a converted wheel that start with this are rewritten at install time.
 PLACEHOLDER = "/opt/rebuild-env-test-channel-placeholder-prefix-long-enough-for-conda"
@@ -512,11 +513,13 @@ def build(outdir: Path, python: str, requirements: Path | None) -> str:
     url = outdir.resolve().as_uri()
     if stamp.is_file() and json.loads(stamp.read_text()).get("key") == key:
         return url
-    if outdir.exists() and any(outdir.iterdir()) and not stamp.is_file():
+    ours = stamp.is_file() or (outdir / BUILDING).is_file()  # a finished or a failed build
+    if outdir.exists() and any(outdir.iterdir()) and not ours:
         sys.exit(f"{outdir} is not empty and not a test channel; refusing to overwrite it")
     shutil.rmtree(outdir, ignore_errors=True)
     subdir_dir = outdir / SUBDIR
     subdir_dir.mkdir(parents=True)
+    (outdir / BUILDING).write_text("scripts/build_test_channel.py is building this channel\n")
     (outdir / "noarch").mkdir()
     wheels = download_wheels(pins, minor, cache_root() / "wheels")
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
@@ -532,6 +535,7 @@ def build(outdir: Path, python: str, requirements: Path | None) -> str:
 
     asyncio.run(index_fs(outdir, force=True))
     stamp.write_text(json.dumps({"key": key, "python": home.name, "pins": pins}, indent=2))
+    (outdir / BUILDING).unlink()
     return url
 
 

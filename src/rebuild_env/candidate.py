@@ -212,12 +212,7 @@ def _compile(
         raise ResolveError("compare needs uv to resolve the candidate", hint="pip install uv")
     with tempfile.TemporaryDirectory(prefix="rebuild-env-candidate-") as tmp:
         infile, outfile = Path(tmp) / "candidate.in", Path(tmp) / "candidate.txt"
-        lines = list(requirements)
-        opts = reference.index
-        if opts.index_url:
-            lines.insert(0, f"--index-url {opts.index_url}")
-        lines[:0] = [f"--extra-index-url {u}" for u in opts.extra_index_urls]
-        lines[:0] = [f"--find-links {u}" for u in opts.find_links]
+        lines = [*reference.index.requirement_lines(), *requirements]
         infile.write_text("\n".join(lines) + "\n")
         # uv keeps the versions of the file it updates wherever they still fit
         outfile.write_text("\n".join(preferences) + "\n")

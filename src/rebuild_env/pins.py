@@ -141,6 +141,12 @@ class IndexOptions:
     extra_index_urls: tuple[str, ...] = ()
     find_links: tuple[str, ...] = ()
 
+    def requirement_lines(self) -> list[str]:
+        """These options as the lines that open a requirements file."""
+        lines = [f"--find-links {u}" for u in self.find_links]
+        lines += [f"--extra-index-url {u}" for u in self.extra_index_urls]
+        return lines + ([f"--index-url {self.index_url}"] if self.index_url else [])
+
 
 @dataclass(frozen=True)
 class RecordedEnv:

@@ -337,12 +337,8 @@ class _Resolver:
         sources = {p.name: p.source for p in pins}
         with tempfile.TemporaryDirectory(prefix="rebuild-env-") as tmp:
             infile = Path(tmp) / "requirements.in"
-            lines = [p.requirement() for p in pins] + ["pip"]
-            index_opts = self.recorded.index
-            if index_opts.index_url:
-                lines.insert(0, f"--index-url {index_opts.index_url}")
-            lines[:0] = [f"--extra-index-url {u}" for u in index_opts.extra_index_urls]
-            lines[:0] = [f"--find-links {u}" for u in index_opts.find_links]
+            lines = self.recorded.index.requirement_lines()
+            lines += [p.requirement() for p in pins] + ["pip"]
             constraints = Path(tmp) / "constraints.txt"
             constraints.write_text(
                 "\n".join(c.requirement() for c in self.recorded.constraints) + "\n"

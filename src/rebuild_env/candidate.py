@@ -24,7 +24,7 @@ from packaging.version import InvalidVersion, Version
 from . import index, interpreters
 from .errors import ResolveError, UsageError
 from .plan import Interpreter, Plan, PlannedPackage
-from .resolve import ONLY_BINARY, cached_compile, parse_compiled, tags_for
+from .resolve import ONLY_BINARY, cached_compile, parse_compiled, release_of, tags_for
 
 UPGRADE_SOURCE = "--upgrade"
 
@@ -136,8 +136,7 @@ def _as_of(
 ) -> str:
     """The day after the newest upload among these releases (empty when unknown)."""
     return index.day_after_newest(
-        index.upload_date([f for f in (files or {}).get(name, []) if f.version == _version(v)])
-        for name, v in names_versions
+        index.upload_date(release_of((files or {}).get(name, []), v)) for name, v in names_versions
     )
 
 

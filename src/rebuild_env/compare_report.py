@@ -144,12 +144,14 @@ def compare(
 def _exact(session: Session, upgrades: Sequence[Upgrade]) -> list[Upgrade]:
     """Each upgrade at one version: an open one (``scikit-learn``, ``scikit-learn<1.3``)
     becomes the newest release in its range that installs on the candidate Python."""
+    if all(u.version is not None for u in upgrades):
+        return list(upgrades)  # the common case: no interpreter to look up
+    _, python, _ = candidate_python(session.plan, session.options.python)
     exact = []
     for upgrade in upgrades:
         if upgrade.version is not None:
             exact.append(upgrade)
             continue
-        _, python, _ = candidate_python(session.plan, session.options.python)
         versions = searchable_versions(upgrade, session.plan, python, session.files)
         if not versions:
             raise UsageError(

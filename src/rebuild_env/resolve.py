@@ -254,7 +254,7 @@ class _Resolver:
                 if files is not None
                 and files.get(name)
                 and not index.supports_python(
-                    _release(files[name], version), Version(interp.version), tags
+                    release_of(files[name], version), Version(interp.version), tags
                 )
             ]
             if not blockers:
@@ -416,7 +416,8 @@ def _repinned(recorded: Pin, hint: Pin, relation: str) -> Pin:
     return replace(recorded, specifier=f"=={hint.version}", source=source, hashes=(), url="")
 
 
-def _release(files: list[index.ReleaseFile], version: str) -> list[index.ReleaseFile]:
+def release_of(files: list[index.ReleaseFile], version: str) -> list[index.ReleaseFile]:
+    """The files of one release (none for a version that does not parse)."""
     try:
         wanted = Version(version)
     except InvalidVersion:
@@ -432,7 +433,7 @@ def _earliest_match(files: list[index.ReleaseFile], pin: Pin) -> list[index.Rele
     earlier than 1.20.0. Exact pins are their own oldest match.
     """
     if pin.version:
-        return _release(files, pin.version)
+        return release_of(files, pin.version)
     try:
         spec = SpecifierSet(pin.specifier)
     except InvalidSpecifier:

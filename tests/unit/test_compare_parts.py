@@ -37,7 +37,9 @@ def test_upgrade_parses_exact_ranges_and_names() -> None:
     assert Upgrade.parse("numpy").specifier == ""
 
 
-@pytest.mark.parametrize("text", ["scikit-learn==1.0 junk", "numpy @ https://x/y.whl", "a[b]==1", "=="])
+@pytest.mark.parametrize(
+    "text", ["scikit-learn==1.0 junk", "numpy @ https://x/y.whl", "a[b]==1", "=="]
+)
 def test_bad_upgrade_is_a_usage_error(text: str) -> None:
     with pytest.raises(UsageError) as info:
         Upgrade.parse(text)

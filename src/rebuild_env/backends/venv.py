@@ -38,6 +38,24 @@ def _install_hint(output: str) -> str:
     return "see the installer's output above"
 
 
+def create_venv(python: Path, prefix: Path, env: dict[str, str], *, uv: str | None) -> None:
+    """An empty venv of ``python`` at ``prefix``: ``uv venv``, else virtualenv."""
+    if uv is not None:
+        _subprocess.run(
+            [uv, "venv", "--quiet", "--allow-existing", "--python", python, prefix],
+            env=env,
+            timeout=CREATE_TIMEOUT_S,
+            what="uv venv",
+        )
+        return
+    _subprocess.run(
+        [sys.executable, "-m", "virtualenv", "--quiet", "--python", python, prefix],
+        env=env,
+        timeout=CREATE_TIMEOUT_S,
+        what="virtualenv",
+    )
+
+
 class VenvBackend:
     """Build a Plan as a virtual environment."""
 
@@ -62,12 +80,7 @@ class VenvBackend:
     def _build_with_uv(self, uv: str, plan: Plan, prefix: Path, requirements: Path) -> None:
         assert plan.interpreter is not None
         env = _subprocess.clean_env({"UV_NO_PROGRESS": "1"})
-        _subprocess.run(
-            [uv, "venv", "--quiet", "--allow-existing", "--python", plan.interpreter.path, prefix],
-            env=env,
-            timeout=CREATE_TIMEOUT_S,
-            what="uv venv",
-        )
+        create_venv(plan.interpreter.path, prefix, env, uv=uv)
         args: list[str | Path] = [
             uv,
             "pip",
@@ -85,20 +98,7 @@ class VenvBackend:
     def _build_with_pip(self, plan: Plan, prefix: Path, requirements: Path) -> None:
         assert plan.interpreter is not None
         env = _subprocess.clean_env()
-        _subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "virtualenv",
-                "--quiet",
-                "--python",
-                plan.interpreter.path,
-                prefix,
-            ],
-            env=env,
-            timeout=CREATE_TIMEOUT_S,
-            what="virtualenv",
-        )
+        create_venv(plan.interpreter.path, prefix, env, uv=None)
         self._install([env_python(prefix), "-m", "pip", "install", "-r", requirements], env)
 
     @staticmethod

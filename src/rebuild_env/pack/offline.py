@@ -9,7 +9,6 @@ cache of its own and the user's installer configuration ignored.
 from __future__ import annotations
 
 import os
-import sys
 import sysconfig
 import tempfile
 from collections.abc import Sequence
@@ -20,7 +19,7 @@ from packaging.version import InvalidVersion, Version
 
 from .. import _subprocess, interpreters
 from ..backends.base import Backend, Environment, env_python
-from ..backends.venv import CREATE_TIMEOUT_S, VenvBackend
+from ..backends.venv import VenvBackend, create_venv
 from ..errors import ArtifactsMissing, BuildError, BundleError, InterpreterNotFound, UsageError
 from ..interpreters import uv_binary
 from ..pins import IndexOptions, Pin, RecordedEnv
@@ -231,22 +230,11 @@ class OfflineVenvBackend(VenvBackend):
         # from it), so nothing the user downloaded before can stand in for an artifact.
         with tempfile.TemporaryDirectory(prefix=".rebuild-env-cache-", dir=prefix.parent) as tmp:
             env = offline_env(Path(tmp))
+            create_venv(python, prefix, env, uv=uv)
             if uv is not None:
-                _subprocess.run(
-                    [uv, "venv", "--quiet", "--allow-existing", "--python", python, prefix],
-                    env=env,
-                    timeout=CREATE_TIMEOUT_S,
-                    what="uv venv",
-                )
                 args: list[str | Path] = [uv, "pip", "install", "--python", env_python(prefix)]
                 args += ["--offline", "--no-index", "--find-links", wheels]
             else:
-                _subprocess.run(
-                    [sys.executable, "-m", "virtualenv", "--quiet", "--python", python, prefix],
-                    env=env,
-                    timeout=CREATE_TIMEOUT_S,
-                    what="virtualenv",
-                )
                 args = [env_python(prefix), "-m", "pip", "install", "--no-index"]
                 args += ["--no-cache-dir", "--find-links", wheels]
             try:

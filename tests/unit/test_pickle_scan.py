@@ -168,3 +168,18 @@ def test_spline_and_quantile_pipelines_are_safe(tmp_path: Path) -> None:
     report = scan_file(path)
     assert report.safe, report.refused
     assert not report.unknown
+
+
+@pytest.mark.parametrize("filler", [0, 1, 65_520, 65_521, 65_522, 65_523, 200_001])
+def test_fast_paths_across_the_read_buffer_edge(tmp_path: Path, filler: int) -> None:
+    # BINGET / BININT1 / MEMOIZE are walked on the stream's buffer directly; one that falls
+    # on the buffer's edge goes the general way. Either way the memoized strings still name
+    # the global, and the walk ends exactly at STOP.
+    pad = b"\x8e" + filler.to_bytes(8, "little") + b"\0" * filler + b"0"  # BINBYTES8, POP
+    body = b"K\x050h\x000N\x940" * 2000  # BININT1, BINGET, MEMOIZE, each popped again
+    data = b"\x80\x04\x8c\x02os\x94\x8c\x06system\x94" + pad + body + b"h\x00h\x01\x93N\x85R."
+    path = tmp_path / "m.pkl"
+    path.write_bytes(data)
+    report = scan_file(path)
+    assert not report.error
+    assert [(g.module, g.name) for g in report.refused] == [("os", "system")]

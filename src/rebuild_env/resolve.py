@@ -539,8 +539,11 @@ def make_plan(
     if resolve and not closed:
         from . import index  # only here: a closed manifest never asks the index
 
+        # an exact pin needs only its own release's files (its date, its wheels)
         files = index.release_files(
-            [p.name for p in pins if p.specifier], url=recorded.index.index_url
+            [p.name for p in pins if p.specifier],
+            url=recorded.index.index_url,
+            only={p.name: p.version for p in pins if p.version},
         )
         if files is None and pins:
             resolver.warnings.append(

@@ -230,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--timeout", type=float, default=600.0, help="seconds each probe may take (600)"
     )
+    compare.add_argument(
+        "--reverify",
+        action="store_true",
+        help="probe the reference again even if its env kept this model's outputs",
+    )
     _common(compare)
 
     pack = sub.add_parser(
@@ -445,7 +450,10 @@ def _compare(args: argparse.Namespace, progress: _Progress) -> tuple[ExitCode, s
         python=args.python,
         newest_identical=args.newest_identical,
         # --python moves only the candidate: the reference is the recorded environment
-        rebuild=replace(_options(args, timeout=args.timeout, out=args.out), python=None),
+        rebuild=replace(
+            _options(args, timeout=args.timeout, out=args.out, reverify=args.reverify),
+            python=None,
+        ),
     )
     report = compare(args.bundle, options, progress)
     return report.exit_code, report.render_text(), report.to_json()

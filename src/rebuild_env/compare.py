@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from . import index
 from .backends.base import env_python
@@ -34,6 +35,7 @@ from .rebuild import (
 )
 from .verify.larger_input import MIN_ROWS, make_larger_input
 from .verify.runner import ProbeResult, WarmProbe, request_for, run_probe
+from .verify.saved_outputs import outputs_key, save_outputs, saved_outputs
 
 Progress = Callable[[str, str], None]
 PROBA = "predict_proba"
@@ -64,17 +66,10 @@ def output_runs(plan: Plan, work: Path) -> tuple[OutputRun, ...]:
     return tuple(runs)
 
 
-def _probe(
-    plan: Plan,
-    scanned: Scanned,
-    prefix: Path,
-    runs: Sequence[OutputRun],
-    *,
-    folder: Path,
-    timeout: float,
-    warm: WarmProbe | None = None,
-) -> ProbeResult:
-    folder.mkdir(parents=True, exist_ok=True)
+def _request(
+    plan: Plan, scanned: Scanned, runs: Sequence[OutputRun], folder: Path
+) -> dict[str, Any]:
+    """The probe request computing ``runs`` into ``folder``."""
     request = request_for(
         plan.recorded,
         allowed_globals=scanned.allowed_globals,
@@ -83,6 +78,38 @@ def _probe(
     )
     request["outputs"] = [r.request(folder) for r in runs]
     request["generated_rows"] = MIN_ROWS  # no recorded sample: as many rows as a larger input
+    return request
+
+
+def _usable(probe: ProbeResult) -> bool:
+    """Whether a reference probe's outputs can be compared with (``check_reference``)."""
+    if probe.timed_out or (probe.error is not None and probe.error.stage in ("load", "probe")):
+        return False
+    return any(o.get("status") == "ok" for o in probe.outputs)
+
+
+class _Done:
+    """A reference probe that did not need to run: its outputs were kept in the env."""
+
+    def __init__(self, probe: ProbeResult) -> None:
+        self._probe = probe
+
+    def result(self) -> ProbeResult:
+        return self._probe
+
+
+def _probe_in(
+    plan: Plan,
+    scanned: Scanned,
+    prefix: Path,
+    runs: Sequence[OutputRun],
+    folder: Path,
+    *,
+    timeout: float,
+    warm: WarmProbe | None,
+) -> ProbeResult:
+    folder.mkdir(parents=True, exist_ok=True)
+    request = _request(plan, scanned, runs, folder)
     return run_probe(env_python(prefix), request, timeout=timeout, warm=warm)
 
 
@@ -134,8 +161,10 @@ class Session:
         self.bundle = bundle
         # The probes of the envs this comparison used last time start now: their imports
         # overlap reading, scanning, planning and the candidate's resolution.
+        # The reference's is started only when its probe ran last time: a reference whose
+        # env kept its outputs usually needs none (remember_warm_probe, probe_ran).
         self._warm: dict[str, WarmProbe | None] = {
-            key: start_warm_probe(bundle, options.rebuild, key=key, always=True)
+            key: start_warm_probe(bundle, options.rebuild, key=key, always=key != REFERENCE_KEY)
             for key in (REFERENCE_KEY, *([] if options.newest_identical else [self._key()]))
         }
         self.work = Path(tempfile.mkdtemp(prefix="rebuild-env-compare-"))
@@ -164,11 +193,37 @@ class Session:
         )
         progress("build reference", "done")
         self._ref_built = built
-        folder = self.work / "reference"
-        self._ref = _Background(
-            lambda: self._probe_and_remember(self.plan, built.prefix, folder, REFERENCE_KEY)
-        )
         self._reference: Side | None = None
+        self._ref_outputs = self.work / "reference"
+        self._ref_saved_at = ""
+        key = outputs_key(_request(self.plan, self.scanned, self.runs, self._ref_outputs))
+        saved = None if options.rebuild.reverify else saved_outputs(built.prefix, key)
+        if saved is not None:
+            probe, self._ref_outputs, self._ref_saved_at = saved
+            self._ref: _Background | _Done = _Done(probe)
+            warm = self._warm.pop(REFERENCE_KEY, None)
+            if warm is not None:
+                warm.discard()
+            return
+        self._ref = _Background(lambda: self._probe_reference(built.prefix, key))
+
+    def _probe_reference(self, prefix: Path, key: str) -> ProbeResult:
+        """Probe the reference; keep its outputs in its env when they can serve again."""
+        probe = _probe_in(
+            self.plan,
+            self.scanned,
+            prefix,
+            self.runs,
+            self._ref_outputs,
+            timeout=self.options.rebuild.timeout,
+            warm=self._warm.pop(REFERENCE_KEY, None),
+        )
+        keep = _usable(probe)
+        if keep:
+            save_outputs(prefix, key, probe, self._ref_outputs)
+        # next time, warm-start the reference probe only if it will have to run again
+        remember_warm_probe(self.plan, prefix, self.scanned, probe_ran=not keep, key=REFERENCE_KEY)
+        return probe
 
     def reference(self) -> Side:
         """The reference side (waits for its probe; raises when it cannot serve)."""
@@ -178,7 +233,8 @@ class Session:
                 prefix=self._ref_built.prefix,
                 reused=self._ref_built.reused,
                 probe=self._ref.result(),
-                outputs=self.work / "reference",
+                outputs=self._ref_outputs,
+                saved_at=self._ref_saved_at,
             )
             check_reference(self._reference)
         return self._reference
@@ -207,12 +263,12 @@ class Session:
         return verdict
 
     def _probe_and_remember(self, plan: Plan, prefix: Path, folder: Path, key: str) -> ProbeResult:
-        probe = _probe(
+        probe = _probe_in(
             plan,
             self.scanned,
             prefix,
             self.runs,
-            folder=folder,
+            folder,
             timeout=self.options.rebuild.timeout,
             warm=self._warm.pop(key, None),
         )

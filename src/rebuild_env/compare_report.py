@@ -64,6 +64,7 @@ class CompareReport:
                 "packages": {p.name: p.version for p in ref.plan.packages},
                 "prefix": str(ref.prefix),
                 "reused_env": ref.reused,
+                "outputs_saved_at": ref.saved_at or None,
                 "version_warnings": list(ref.probe.version_warnings),
             },
             "verdict": self.verdict.to_json() if self.verdict else None,
@@ -75,6 +76,11 @@ class CompareReport:
         """The plain-text report: what was compared, a table of outputs, the verdict."""
         ref = self.reference
         lines = [f"bundle     {ref.plan.recorded.bundle_dir}"]
+        if ref.saved_at:
+            lines.append(
+                f"reference  outputs computed at {ref.saved_at}, reused "
+                "(--reverify runs its probe again)"
+            )
         if self.verdict is not None:
             lines += _verdict_lines(ref, self.verdict)
         if self.search is not None:

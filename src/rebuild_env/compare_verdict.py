@@ -69,6 +69,8 @@ class Side:
     probe: ProbeResult
     outputs: Path
     """The folder holding this side's saved outputs."""
+    saved_at: str = ""
+    """When those outputs were computed, if reused from an earlier compare (its probe's)."""
 
     def versions(self, names: Sequence[str]) -> dict[str, str]:
         """Planned versions of ``names`` (those the plan has)."""

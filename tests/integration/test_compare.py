@@ -55,6 +55,18 @@ def test_an_identical_release_exits_0_with_every_output_compared(tmp_path: Path)
     assert "predict_proba on the larger input" in text.stdout
     assert "identical (1000 rows)" in text.stdout
     assert "[env reused]" in text.stdout  # the second run builds nothing
+    # ... and probes only the candidate: the reference's outputs were kept in its env
+    assert "reference  outputs computed at" in text.stdout
+    saved = Path(doc["reference"]["prefix"]) / "rebuild-env-outputs"
+    assert [p.name for p in saved.iterdir() if (p / "probe.json").is_file()]
+
+    again = run_cli(
+        "compare", EXAMPLE_BUNDLE, "--upgrade", CANDIDATE, "--out", tmp_path, "--json", "--reverify"
+    )
+    assert again.code == ExitCode.OK, again.stderr
+    again_doc = one_document(again.stdout)
+    assert again_doc["reference"]["outputs_saved_at"] is None  # probed again
+    assert again_doc["verdict"]["status"] == "identical"
 
 
 @pytest.mark.parametrize(

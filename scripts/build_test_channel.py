@@ -503,6 +503,15 @@ def write_conda(package: PackageFiles, subdir_dir: Path) -> Path:
 # -- main ------------------------------------------------------------------------------------
 
 
+def is_ours(outdir: Path) -> bool:
+    """A channel this script may rebuild: a finished or a failed build of its own, or, in its
+    own cache folder, the bare layout of a build killed before builds were marked."""
+    if (outdir / STAMP).is_file() or (outdir / BUILDING).is_file():
+        return True
+    bare = outdir.is_dir() and {c.name for c in outdir.iterdir()} <= {SUBDIR, "noarch"}
+    return bare and outdir.resolve().parent == cache_root().resolve()
+
+
 def build(outdir: Path, python: str, requirements: Path | None) -> str:
     """Build (or find already built) the channel; return its ``file://`` URL."""
     home = find_pyenv_python(python)
@@ -513,13 +522,13 @@ def build(outdir: Path, python: str, requirements: Path | None) -> str:
     url = outdir.resolve().as_uri()
     if stamp.is_file() and json.loads(stamp.read_text()).get("key") == key:
         return url
-    ours = stamp.is_file() or (outdir / BUILDING).is_file()  # a finished or a failed build
-    if outdir.exists() and any(outdir.iterdir()) and not ours:
+    if outdir.exists() and any(outdir.iterdir()) and not is_ours(outdir):
         sys.exit(f"{outdir} is not empty and not a test channel; refusing to overwrite it")
     shutil.rmtree(outdir, ignore_errors=True)
-    subdir_dir = outdir / SUBDIR
-    subdir_dir.mkdir(parents=True)
+    outdir.mkdir(parents=True)
     (outdir / BUILDING).write_text("scripts/build_test_channel.py is building this channel\n")
+    subdir_dir = outdir / SUBDIR
+    subdir_dir.mkdir()
     (outdir / "noarch").mkdir()
     wheels = download_wheels(pins, minor, cache_root() / "wheels")
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:

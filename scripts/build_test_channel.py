@@ -50,7 +50,7 @@ except ImportError:  # run from a checkout without installing rebuild-env
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
     from rebuild_env.backends.conda_names import conda_name
 
-SCRIPT_VERSION = "4"
+SCRIPT_VERSION = "5"
 SUBDIR = "linux-64"
 BUILDING = ".building"  # present while a build runs: a failed one is ours to redo
 STAMP = ".rebuild-env-test-channel.json"
@@ -339,7 +339,7 @@ def wheel_package(wheel: Path, minor: str) -> PackageFiles:
     if not pure:
         depends.append(f"python_abi {minor}.* *_cp{nodot}")
     package = PackageFiles(
-        name=canonicalize_name(name),
+        name=conda_name(name),  # as its dependants name it (tzdata is python-tzdata)
         version=str(version),
         build=f"py{nodot}_0",
         depends=depends,

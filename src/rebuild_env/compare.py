@@ -21,7 +21,7 @@ from typing import Any
 from . import index
 from .backends.base import env_python
 from .candidate import Upgrade, candidate_plan, check_upgrades
-from .compare_verdict import OutputRun, Side, Verdict, check_reference, judge
+from .compare_verdict import OutputRun, ReferenceFailed, Side, Verdict, check_reference, judge
 from .plan import Plan
 from .rebuild import (
     DEFAULT_OUT,
@@ -79,13 +79,6 @@ def _request(
     request["outputs"] = [r.request(folder) for r in runs]
     request["generated_rows"] = MIN_ROWS  # no recorded sample: as many rows as a larger input
     return request
-
-
-def _usable(probe: ProbeResult) -> bool:
-    """Whether a reference probe's outputs can be compared with (``check_reference``)."""
-    if probe.timed_out or (probe.error is not None and probe.error.stage in ("load", "probe")):
-        return False
-    return any(o.get("status") == "ok" for o in probe.outputs)
 
 
 class _Done:
@@ -218,7 +211,11 @@ class Session:
             timeout=self.options.rebuild.timeout,
             warm=self._warm.pop(REFERENCE_KEY, None),
         )
-        keep = _usable(probe)
+        try:  # kept only when it can serve as the reference (the one check of that)
+            check_reference(Side(self.plan, prefix, False, probe, self._ref_outputs))
+            keep = True
+        except ReferenceFailed:
+            keep = False
         if keep:
             save_outputs(prefix, key, probe, self._ref_outputs)
         # next time, warm-start the reference probe only if it will have to run again

@@ -30,7 +30,7 @@ from .pins import Pin, RecordedEnv
 from .plan import Plan
 from .report import Report
 from .resolve import make_plan
-from .verify import store
+from .verify import fingerprint, store
 from .verify.runner import (
     DEFAULT_TIMEOUT_S,
     WarmProbe,
@@ -405,6 +405,15 @@ def ensure_env(
     return BuiltEnv(prefix=prefix, specs=specs, reused=reused, warnings=warnings)
 
 
+def _env_changes(prefix: Path, earlier: store.EarlierVerification) -> tuple[str, ...]:
+    """What changed in ``prefix`` since ``earlier`` passed in it (a stored verdict holds only
+    for the env it was reached in); a record without a fingerprint (written by an older
+    rebuild-env) counts as changed, silently."""
+    if earlier.fingerprint is None:
+        return ("unknown",)
+    return fingerprint.changes(earlier.fingerprint, fingerprint.take(prefix), prefix)
+
+
 def _build_and_verify(
     plan: Plan,
     *,
@@ -430,14 +439,21 @@ def _build_and_verify(
         earlier = (
             store.earlier_verification(prefix, vkey) if reused and not options.reverify else None
         )
-        if earlier is not None:
-            probe, verified_at = earlier
+        changed = _env_changes(prefix, earlier) if earlier is not None else ()
+        if earlier is not None and not changed:
+            probe, verified_at = earlier.result, earlier.at
         else:
             probe = run_probe(env_python(prefix), request, timeout=options.timeout, warm=warm)
             verified_at = ""
             if probe.level in store.PASSING and probe.error is None:
-                store.store_verification(prefix, vkey, probe)
-        remember_warm_probe(plan, prefix, scanned, probe_ran=earlier is None)
+                store.store_verification(prefix, vkey, probe, fingerprint.take(prefix))
+        if earlier is not None and earlier.fingerprint is not None and changed:
+            extra += (
+                f"the environment changed since it was verified at {earlier.at}: "
+                f"{', '.join(changed)}; the probe ran again (pass --force to rebuild it "
+                "from the plan)",
+            )
+        remember_warm_probe(plan, prefix, scanned, probe_ran=not verified_at)
     status = probe.level
     if probe.input == "generated" and probe.error is not None and probe.error.stage == "predict":
         # The generated input is our guess, not the model's fault: the model still loads.

@@ -15,11 +15,13 @@ import os
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..errors import RebuildEnvError
 from ..locations import cache_dir
+from .fingerprint import EnvFingerprint
 from .runner import ProbeResult, WarmProbe, result_from_dict, result_to_dict
 
 VERIFIED_FILE = "rebuild-env-verified.json"
@@ -53,22 +55,40 @@ def _stored_verifications(prefix: Path) -> dict[str, Any]:
     return found if isinstance(found, dict) else {}
 
 
-def earlier_verification(prefix: Path, key: str) -> tuple[ProbeResult, str] | None:
-    """The result (and when) of an earlier verification in ``prefix`` with this key."""
+@dataclass(frozen=True)
+class EarlierVerification:
+    """A verification stored in an environment: its result, when, and the env's state then."""
+
+    result: ProbeResult
+    at: str
+    fingerprint: EnvFingerprint | None
+    """``None`` for a record written before fingerprints were kept: never reused."""
+
+
+def earlier_verification(prefix: Path, key: str) -> EarlierVerification | None:
+    """The earlier verification in ``prefix`` with this key, if any."""
     entry = _stored_verifications(prefix).get(key)
     if not isinstance(entry, dict) or not isinstance(entry.get("result"), dict):
         return None
-    return result_from_dict(entry["result"]), str(entry.get("at", ""))
+    return EarlierVerification(
+        result_from_dict(entry["result"]),
+        str(entry.get("at", "")),
+        EnvFingerprint.from_json(entry.get("env")),
+    )
 
 
-def store_verification(prefix: Path, key: str, probe: ProbeResult) -> None:
-    """Keep ``probe`` as the verification of this key in ``prefix`` (written atomically)."""
+def store_verification(
+    prefix: Path, key: str, probe: ProbeResult, fingerprint: EnvFingerprint
+) -> None:
+    """Keep ``probe`` as the verification of this key in ``prefix`` (written atomically),
+    with the fingerprint of the env it passed in: it is reused only while that holds."""
     # One entry per verification key: bundles that share a cached environment (same plan)
     # each keep their own, instead of overwriting each other's and re-running the probe.
     stored = {k: v for k, v in _stored_verifications(prefix).items() if isinstance(v, dict)}
     stored[key] = {
         "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "result": result_to_dict(probe),
+        "env": fingerprint.to_json(),
     }
     kept = dict(
         sorted(stored.items(), key=lambda kv: str(kv[1].get("at", "")))[-KEPT_VERIFICATIONS:]

@@ -47,6 +47,19 @@ VERIFICATION_KEYS = {
     "timed_out",
     "reused_from",
     "seconds",
+    "sandbox",
+}
+SANDBOX_KEYS = {
+    "mode",
+    "description",
+    "landlock_abi",
+    "filesystem",
+    "tcp",
+    "scoped",
+    "netns",
+    "private_shm",
+    "capabilities",
+    "warnings",
 }
 COMPARE_KEYS = {
     "schema_version",

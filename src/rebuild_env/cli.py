@@ -90,6 +90,15 @@ def _code_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _sandbox_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="run the model without the OS sandbox (which keeps it from writing outside its "
+        "folder and from the network)",
+    )
+
+
 def _bundle_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", type=Path, help="bundle folder or model file")
     _backend_args(parser)
@@ -170,6 +179,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rebuild.add_argument("--rtol", type=float, help="relative tolerance (default: exact)")
     rebuild.add_argument("--atol", type=float, help="absolute tolerance (default: exact)")
+    _sandbox_arg(rebuild)
     _common(rebuild)
 
     plan = sub.add_parser("plan", help="show the plan and write spec files (same as --dry-run)")
@@ -186,11 +196,20 @@ def build_parser() -> argparse.ArgumentParser:
     save.add_argument("--sample-input", type=Path, help=".npy or .csv input to record outputs for")
     save.add_argument("--method", default="predict")
     save.add_argument("--trust", action="store_true", help="save even if the scan refuses the file")
+    save.add_argument(
+        "--python",
+        type=Path,
+        metavar="PATH",
+        help="the interpreter of the environment that trained the model: its versions are "
+        "recorded and it computes the sample's outputs (default: this one, if its versions "
+        "agree with the file's)",
+    )
     _code_args(save)
     save.add_argument(
         "--pack", action="store_true", help="also store the artifacts a rebuild installs (pack)"
     )
     save.add_argument("--pack-backend", choices=("venv", "conda"), default="venv")
+    _sandbox_arg(save)
     _common(save)
 
     verify = sub.add_parser("verify", help="rebuild (through the cache) and verify many bundles")
@@ -204,6 +223,7 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument(
         "--offline", action="store_true", help="install only what each bundle carries"
     )
+    _sandbox_arg(verify)
     _common(verify)
 
     compare = sub.add_parser(
@@ -235,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="probe the reference again even if its env kept this model's outputs",
     )
+    _sandbox_arg(compare)
     _common(compare)
 
     pack = sub.add_parser(
@@ -311,7 +332,7 @@ def _run(
     if args.command == "save":
         from .save_cli import save_from_file
 
-        folder = save_from_file(
+        saved = save_from_file(
             args.model_file,
             args.dest,
             sample_input=args.sample_input,
@@ -320,11 +341,15 @@ def _run(
             trust_code=args.trust_code,
             code_paths=tuple(args.code_path),
             pack=args.pack_backend if args.pack else None,
+            sandbox=not args.no_sandbox,
+            python=args.python,
         )
         return (
             ExitCode.OK,
-            f"saved bundle {folder}" + (f" (packed for {args.pack_backend})" if args.pack else ""),
-            {"schema_version": 1, "command": "save", "bundle": str(folder)},
+            f"saved bundle {saved.folder}: {args.model_file.name} as is (sha256 "
+            f"{saved.model_sha256[:12]}...), versions of Python {saved.python} at "
+            f"{saved.interpreter}" + (f" (packed for {args.pack_backend})" if args.pack else ""),
+            {"schema_version": 1, "command": "save", "bundle": str(saved.folder)},
         )
     if args.command == "pack":
         return _pack(args, progress)
@@ -362,6 +387,7 @@ def _run(
         channels=tuple(args.channel),
         conda_exe=args.conda_exe,
         offline=getattr(args, "offline", False),
+        sandbox=not getattr(args, "no_sandbox", False),
     )
     report = rebuild(args.bundle, options, progress, warm=warm)
     doc = report.to_json()
@@ -392,7 +418,7 @@ def _early_warm_probe(args: argparse.Namespace) -> Any:
         return None
     from .verify.store import start_warm_probe
 
-    return start_warm_probe(args.bundle, always=args.reverify)
+    return start_warm_probe(args.bundle, always=args.reverify, sandbox=not args.no_sandbox)
 
 
 def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
@@ -409,6 +435,7 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
         channels=tuple(args.channel),
         conda_exe=args.conda_exe,
         offline=args.offline,
+        sandbox=not args.no_sandbox,
     )
 
     def say(row: Any) -> None:
@@ -451,7 +478,13 @@ def _compare(args: argparse.Namespace, progress: _Progress) -> tuple[ExitCode, s
         newest_identical=args.newest_identical,
         # --python moves only the candidate: the reference is the recorded environment
         rebuild=replace(
-            _options(args, timeout=args.timeout, out=args.out, reverify=args.reverify),
+            _options(
+                args,
+                timeout=args.timeout,
+                out=args.out,
+                reverify=args.reverify,
+                sandbox=not args.no_sandbox,
+            ),
             python=None,
         ),
     )

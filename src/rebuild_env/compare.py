@@ -100,10 +100,11 @@ def _probe_in(
     *,
     timeout: float,
     warm: WarmProbe | None,
+    sandbox: bool,
 ) -> ProbeResult:
     folder.mkdir(parents=True, exist_ok=True)
     request = _request(plan, scanned, runs, folder)
-    return run_probe(env_python(prefix), request, timeout=timeout, warm=warm)
+    return run_probe(env_python(prefix), request, timeout=timeout, warm=warm, sandbox=sandbox)
 
 
 class _Background:
@@ -210,6 +211,7 @@ class Session:
             self._ref_outputs,
             timeout=self.options.rebuild.timeout,
             warm=self._warm.pop(REFERENCE_KEY, None),
+            sandbox=self.options.rebuild.sandbox,
         )
         try:  # kept only when it can serve as the reference (the one check of that)
             check_reference(Side(self.plan, prefix, False, probe, self._ref_outputs))
@@ -268,6 +270,7 @@ class Session:
             folder,
             timeout=self.options.rebuild.timeout,
             warm=self._warm.pop(key, None),
+            sandbox=self.options.rebuild.sandbox,
         )
         if key:
             remember_warm_probe(plan, prefix, self.scanned, probe_ran=True, key=key)

@@ -80,6 +80,8 @@ class Options:
     """``--conda-exe``: install the conda packages with this conda/mamba/micromamba."""
     offline: bool = False
     """``--offline``: plan from the bundle's pack record and install only its artifacts."""
+    sandbox: bool = True
+    """Run the probe in the OS sandbox (``--no-sandbox``: without it)."""
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -284,7 +286,9 @@ def start_warm_probe(
     run here (a dry run, no cache, an explicit prefix, no record)."""
     if options.dry_run or options.no_cache or options.prefix is not None:
         return None
-    return store.start_warm_probe(bundle, key=key, always=always or options.reverify)
+    return store.start_warm_probe(
+        bundle, key=key, always=always or options.reverify, sandbox=options.sandbox
+    )
 
 
 def remember_warm_probe(
@@ -443,7 +447,13 @@ def _build_and_verify(
         if earlier is not None and not changed:
             probe, verified_at = earlier.result, earlier.at
         else:
-            probe = run_probe(env_python(prefix), request, timeout=options.timeout, warm=warm)
+            probe = run_probe(
+                env_python(prefix),
+                request,
+                timeout=options.timeout,
+                warm=warm,
+                sandbox=options.sandbox,
+            )
             verified_at = ""
             if probe.level in store.PASSING and probe.error is None:
                 store.store_verification(prefix, vkey, probe, fingerprint.take(prefix))

@@ -103,7 +103,15 @@ class Report:
         out += list(self.warnings)
         if self.probe is not None:
             out += [f"when loading: {w.splitlines()[0]}" for w in self.probe.version_warnings]
+            if self.probe.sandbox is not None:
+                out += [f"sandbox: {w}" for w in self.probe.sandbox.shortfalls()]
         return out
+
+    def sandbox_line(self) -> str | None:
+        """Which OS sandbox the probe ran in (``None``: no probe, or not recorded)."""
+        if self.probe is None or self.probe.sandbox is None:
+            return None
+        return self.probe.sandbox.describe()
 
     def to_json(self) -> dict[str, Any]:
         """The ``--json`` document, as published in ``output.schema.json``."""
@@ -165,6 +173,7 @@ class Report:
                 "timed_out": probe.timed_out,
                 "reused_from": self.verified_at or None,
                 "seconds": round(probe.seconds, 3),
+                "sandbox": probe.sandbox.to_json() if probe.sandbox is not None else None,
             },
             "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
@@ -199,6 +208,8 @@ class Report:
         lines += [f"  dropped {d.pin.requirement()}: {d.reason}" for d in plan.dropped]
         if self.spec_files:
             lines.append("wrote    " + ", ".join(str(p) for p in self.spec_files))
+        if self.sandbox_line():
+            lines.append(f"sandbox  {self.sandbox_line()}")
         lines += [f"warning  {w}" for w in self.all_warnings()]
         for name, versions in self.drift().items():
             lines.append(
@@ -249,6 +260,7 @@ class Report:
                 + (" (reused)" if self.reused_env else ""),
                 f"[bold]specs[/bold]    {', '.join(str(p) for p in self.spec_files) or '-'}",
                 *code,
+                *([f"[bold]sandbox[/bold]  {self.sandbox_line()}"] if self.sandbox_line() else []),
                 f"[bold]result[/bold]   [{colour}]{self.headline()}[/{colour}]  ({total:.1f} s)",
             ]
         )

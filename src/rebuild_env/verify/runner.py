@@ -1,4 +1,10 @@
-"""Run the probe with the rebuilt environment's own interpreter and read what it found."""
+"""Run the probe with the rebuilt environment's own interpreter and read what it found.
+
+Each probe has a folder of its own: the host writes the request there, and the probe
+runs in the OS sandbox (:mod:`.sandbox`) with one writable subfolder, ``out/``, where it
+writes its result and any outputs it saves; the host moves those outputs to where the
+request's caller asked for them afterwards.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _subprocess
+from . import sandbox as _sandbox
+from .sandbox import SandboxInfo
 
 if TYPE_CHECKING:  # the probe of a cache hit starts before these are imported
     from ..local_code import LocalCode
@@ -19,6 +27,10 @@ if TYPE_CHECKING:  # the probe of a cache hit starts before these are imported
 
 PROBE = Path(__file__).with_name("probe.py")
 DEFAULT_TIMEOUT_S = 600.0
+REQUEST_FILE = "request.json"
+RESULT_FILE = "result.json"
+WRITABLE_DIR = "out"
+OUTPUTS_DIR = "outputs"
 # Markers of "this pickle was written by another version" across scikit-learn releases.
 _VERSION_WARNING_CATEGORIES = ("InconsistentVersionWarning",)
 _VERSION_WARNING_TEXT = ("Trying to unpickle estimator", "from version", "when using version")
@@ -73,6 +85,8 @@ class ProbeResult:
     seconds: float = 0.0
     outputs: tuple[dict[str, Any], ...] = ()
     """What each requested output run gave (``compare``): name, status, error, shape, dtype."""
+    sandbox: SandboxInfo | None = None
+    """The OS sandbox the probe ran in (``None``: not recorded, e.g. an older stored result)."""
 
     @property
     def version_warnings(self) -> tuple[str, ...]:
@@ -130,30 +144,89 @@ def _input_schema(recorded: RecordedEnv) -> dict[str, Any] | None:
     return None
 
 
+@dataclass(frozen=True)
+class _ProbeFolder:
+    """A probe's folder: the request and the sandbox report (which the probe can read but
+    not write) at the top, and ``out/``, the only folder the sandboxed probe may write."""
+
+    root: Path
+    sandbox: bool
+
+    @classmethod
+    def create(cls, sandbox: bool) -> _ProbeFolder:
+        folder = cls(Path(tempfile.mkdtemp(prefix="rebuild-env-probe-")), sandbox)
+        (folder.out / OUTPUTS_DIR).mkdir(parents=True)
+        return folder
+
+    @property
+    def out(self) -> Path:
+        return self.root / WRITABLE_DIR
+
+    def command(self, argv: Sequence[str | Path]) -> list[str | Path]:
+        """``argv``, through the sandbox launcher unless it is off or unavailable."""
+        report = self.root / _sandbox.REPORT_FILE
+        return _sandbox.wrap(argv, write=[self.out], report=report, enabled=self.sandbox)
+
+    def sandbox_info(self) -> SandboxInfo:
+        """Which sandbox the probe ran in."""
+        if not self.sandbox:
+            return _sandbox.OFF
+        if not _sandbox.available():
+            return _sandbox.unavailable()
+        return _sandbox.read_report(self.root / _sandbox.REPORT_FILE)
+
+    def remove(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
 class WarmProbe:
     """A probe started before the plan is known: it imports what the model needs (as
     the last run of this bundle found) while the host reads, scans and plans. Used by
-    :func:`run_probe` when the plan lands on the same interpreter, else discarded."""
+    :func:`run_probe` when the plan lands on the same interpreter, else discarded.
 
-    def __init__(self, python: Path, modules: Sequence[str]) -> None:
+    It is sandboxed from its start, in the folder it will be given its request in."""
+
+    def __init__(self, python: Path, modules: Sequence[str], *, sandbox: bool = True) -> None:
         self.python = python
-        self.tmp = Path(tempfile.mkdtemp(prefix="rebuild-env-probe-"))
+        self.folder = _ProbeFolder.create(sandbox)
         self.proc = _subprocess.start(
-            [python, "-I", PROBE, "--warm", json.dumps(list(modules))],
+            self.folder.command([python, "-I", PROBE, "--warm", json.dumps(list(modules))]),
             env=_probe_env(),
-            cwd=self.tmp,
+            cwd=self.folder.out,
             what="probe",
             stdin=True,
         )
 
+    @property
+    def sandboxed(self) -> bool:
+        """Whether it runs in the sandbox (a run with another setting starts its own)."""
+        return self.folder.sandbox
+
     def discard(self) -> None:
         """Stop it (idempotent) and remove its folder."""
         _subprocess.discard(self.proc)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        self.folder.remove()
 
 
 def _probe_env() -> dict[str, str]:
     return _subprocess.clean_env({"PYTHONFAULTHANDLER": "1"})
+
+
+def _outputs_inside(
+    request: dict[str, Any], out: Path
+) -> tuple[dict[str, Any], list[tuple[Path, Path]]]:
+    """The request with each saved output written inside ``out``, and the moves that put
+    them where the caller asked (the sandboxed probe can write nowhere else)."""
+    runs = []
+    moves = []
+    for number, run in enumerate(request.get("outputs") or ()):
+        wanted = Path(run["file"])
+        inside = out / OUTPUTS_DIR / f"{number}-{wanted.name}"
+        runs.append({**run, "file": str(inside)})
+        moves.append((inside, wanted))
+    if not runs:
+        return request, moves
+    return {**request, "outputs": runs}, moves
 
 
 def run_probe(
@@ -162,72 +235,98 @@ def run_probe(
     *,
     timeout: float = DEFAULT_TIMEOUT_S,
     warm: WarmProbe | None = None,
+    sandbox: bool = True,
 ) -> ProbeResult:
-    """Run the probe in isolated mode and parse its result file.
+    """Run the probe in isolated mode, in the OS sandbox unless ``sandbox`` is false, and
+    parse its result file.
 
-    ``warm``, when it runs ``python``, is handed the request instead of starting anew.
+    ``warm``, when it runs ``python`` with the same sandbox setting, is handed the request
+    instead of starting anew.
     """
-    if warm is not None and (warm.python != python or warm.proc.poll() is not None):
+    if warm is not None and (
+        warm.python != python or warm.sandboxed != sandbox or warm.proc.poll() is not None
+    ):
         warm.discard()
         warm = None
-    with tempfile.TemporaryDirectory(prefix="rebuild-env-probe-") as tmp:
-        request_file = Path(tmp) / "request.json"
-        result_file = Path(tmp) / "result.json"
-        request_file.write_text(json.dumps(request), encoding="utf-8")
-        try:
-            if warm is not None:
-                send = json.dumps([str(request_file), str(result_file)]) + "\n"
-                try:
-                    done = _subprocess.finish(
-                        warm.proc, send=send, timeout=timeout, check=False, what="probe"
-                    )
-                finally:
-                    warm.discard()
-            else:
-                done = _subprocess.run(
-                    [python, "-I", PROBE, request_file, result_file],
-                    env=_probe_env(),
-                    cwd=Path(tmp),
-                    timeout=timeout,
-                    check=False,
-                    what="probe",
-                )
-        except _subprocess.CommandTimeout:
-            return ProbeResult(
-                level="failed",
-                timed_out=True,
-                seconds=timeout,
-                error=ProbeError(
-                    "predict", "Timeout", f"the probe did not finish within {timeout:.0f} s"
-                ),
+    folder = warm.folder if warm is not None else _ProbeFolder.create(sandbox)
+    try:
+        return _run_in(folder, python, request, timeout=timeout, warm=warm)
+    finally:
+        if warm is not None:
+            warm.discard()
+        folder.remove()
+
+
+def _run_in(
+    folder: _ProbeFolder,
+    python: Path,
+    request: dict[str, Any],
+    *,
+    timeout: float,
+    warm: WarmProbe | None,
+) -> ProbeResult:
+    request_file = folder.root / REQUEST_FILE
+    result_file = folder.out / RESULT_FILE
+    sent, moves = _outputs_inside(request, folder.out)
+    request_file.write_text(json.dumps(sent), encoding="utf-8")
+    try:
+        if warm is not None:
+            send = json.dumps([str(request_file), str(result_file)]) + "\n"
+            done = _subprocess.finish(
+                warm.proc, send=send, timeout=timeout, check=False, what="probe"
             )
-        try:
-            data = json.loads(result_file.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            reason = _subprocess.tail(done.stderr, 5) or f"exit code {done.returncode}"
-            if done.returncode < 0:
-                reason = f"the interpreter was killed by signal {-done.returncode}. {reason}"
-            return ProbeResult(
-                level="failed",
-                seconds=done.seconds,
-                error=ProbeError("probe", "Crash", f"the probe wrote no result: {reason}"),
+        else:
+            done = _subprocess.run(
+                folder.command([python, "-I", PROBE, request_file, result_file]),
+                env=_probe_env(),
+                cwd=folder.out,
+                timeout=timeout,
+                check=False,
+                what="probe",
             )
-    return _parse(data, done.seconds)
+    except _subprocess.CommandTimeout:
+        return ProbeResult(
+            level="failed",
+            timed_out=True,
+            seconds=timeout,
+            error=ProbeError(
+                "predict", "Timeout", f"the probe did not finish within {timeout:.0f} s"
+            ),
+            sandbox=folder.sandbox_info(),
+        )
+    sandbox = folder.sandbox_info()
+    try:
+        data = json.loads(result_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        reason = _subprocess.tail(done.stderr, 5) or f"exit code {done.returncode}"
+        if done.returncode < 0:
+            reason = f"the interpreter was killed by signal {-done.returncode}. {reason}"
+        return ProbeResult(
+            level="failed",
+            seconds=done.seconds,
+            error=ProbeError("probe", "Crash", f"the probe wrote no result: {reason}"),
+            sandbox=sandbox,
+        )
+    for inside, wanted in moves:
+        if inside.is_file() and not inside.is_symlink():
+            shutil.move(inside, wanted)
+    return _parse(data, done.seconds, sandbox)
 
 
 def result_to_dict(result: ProbeResult) -> dict[str, Any]:
     """A probe result as the probe's own JSON shape (to store it)."""
     data = dataclasses.asdict(result)
     data["warnings"] = [{"category": c, "message": m} for c, m in result.warnings]
+    data["sandbox"] = result.sandbox.to_json() if result.sandbox is not None else None
     return data
 
 
 def result_from_dict(data: dict[str, Any]) -> ProbeResult:
     """A stored probe result."""
-    return _parse(data, float(data.get("seconds", 0.0)))
+    return _parse(data, float(data.get("seconds", 0.0)), SandboxInfo.from_json(data.get("sandbox")))
 
 
-def _parse(data: dict[str, Any], seconds: float) -> ProbeResult:
+def _parse(data: dict[str, Any], seconds: float, sandbox: SandboxInfo | None) -> ProbeResult:
     error = data.get("error")
     return ProbeResult(
         level=str(data.get("level", "failed")),
@@ -250,4 +349,5 @@ def _parse(data: dict[str, Any], seconds: float) -> ProbeResult:
         comparison=data.get("comparison"),
         seconds=seconds,
         outputs=tuple(o for o in data.get("outputs") or () if isinstance(o, dict)),
+        sandbox=sandbox,
     )

@@ -112,7 +112,7 @@ def _warm_file(bundle: Path | str, key: str = "") -> Path:
 
 
 def start_warm_probe(
-    bundle: Path | str, *, key: str = "", always: bool = False
+    bundle: Path | str, *, key: str = "", always: bool = False, sandbox: bool = True
 ) -> WarmProbe | None:
     """Start the probe in the env this bundle verified in last time, if it will likely run.
 
@@ -126,7 +126,7 @@ def start_warm_probe(
         python = Path(last["python"])
         if not (always or last["probe_ran"]) or not python.exists():
             return None
-        return WarmProbe(python, [str(m) for m in last["modules"]])
+        return WarmProbe(python, [str(m) for m in last["modules"]], sandbox=sandbox)
     except (OSError, ValueError, KeyError, TypeError, RebuildEnvError):
         return None
 

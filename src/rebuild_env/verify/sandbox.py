@@ -1,0 +1,430 @@
+"""The OS sandbox around the probe: a launcher that confines itself, then execs the probe.
+
+The probe unpickles a model, and a pickle can run code, so the probe runs confined even
+when the scan passed (or the user passed ``--trust``). The probe's interpreter may be
+Python 2.7 or 3.6, and code in it cannot be trusted to confine itself anyway, so the
+confinement is applied by this launcher, run by the *host's* interpreter, before it
+``exec``s the probe command; the kernel keeps it across ``exec``::
+
+    python -I -S sandbox.py --write DIR [--write DIR2] --report FILE -- PROGRAM ARGS...
+
+On Linux, in this order:
+
+1. ``PR_SET_NO_NEW_PRIVS`` (Landlock needs it; no setuid program regains privileges);
+2. a network namespace (``unshare(CLONE_NEWNET)``; without root, inside a user namespace
+   mapping the caller's own uid and gid): a loopback interface that is down, so no TCP,
+   UDP or abstract unix socket reaches the host or the network;
+3. the capability bounding set emptied, so a probe run by root keeps no capability after
+   ``exec`` (no module loading, no raw devices, no ``sethostname``);
+4. Landlock: read and execute anywhere, write only beneath the ``--write`` folders (and
+   ``/dev/null``), no TCP bind or connect (ABI >= 4), no abstract unix socket or signal
+   reaching outside the sandbox (ABI >= 6).
+
+Each step that the kernel refuses is reported instead of being fatal (``--require`` makes
+a missing filesystem or network restriction fatal). The report is JSON written to
+``--report`` through a file opened *before* the confinement, so it can live outside the
+probe's writable folders where the probe cannot rewrite it. ``TMPDIR``, ``TEMP`` and
+``TMP`` point into the first writable folder.
+
+The host side (:func:`command`, :func:`read_report`, :class:`SandboxInfo`) is here too, so
+that the launcher and its reader agree on one format. Standard library only: the launcher
+runs with ``-I -S``.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import sys
+from collections.abc import Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LAUNCHER = Path(__file__)
+REPORT_FILE = "sandbox.json"
+TMP_DIR = "tmp"
+REFUSED_EXIT = 125
+"""The launcher's exit code when ``--require`` is given and a protection is missing."""
+NO_PLATFORM = "no OS sandbox on this platform"
+
+# <linux/prctl.h>, <linux/sched.h>, <linux/capability.h>
+_PR_SET_NO_NEW_PRIVS = 38
+_PR_CAPBSET_DROP = 24
+_CLONE_NEWNET = 0x40000000
+_CLONE_NEWUSER = 0x10000000
+_CLONE_NEWNS = 0x00020000
+_MS_NOSUID = 0x2
+_MS_NODEV = 0x4
+_MS_REC = 0x4000
+_MS_PRIVATE = 1 << 18
+_CAP_LAST_CAP_FILE = "/proc/sys/kernel/cap_last_cap"
+_CAP_LAST_CAP_DEFAULT = 40
+
+# <linux/landlock.h>: the syscall numbers are the same on every Linux architecture.
+_SYS_LANDLOCK_CREATE_RULESET = 444
+_SYS_LANDLOCK_ADD_RULE = 445
+_SYS_LANDLOCK_RESTRICT_SELF = 446
+_LANDLOCK_CREATE_RULESET_VERSION = 1
+_LANDLOCK_RULE_PATH_BENEATH = 1
+_ABI_NET = 4
+_ABI_SCOPE = 6
+# Filesystem rights: (bit, first ABI that knows it).
+_FS_EXECUTE = (1 << 0, 1)
+_FS_WRITE_FILE = (1 << 1, 1)
+_FS_READ_FILE = (1 << 2, 1)
+_FS_READ_DIR = (1 << 3, 1)
+_FS_OTHER_V1 = ((1 << 13) - 1, 1)  # remove/make dir, file, char, sock, fifo, block, symlink
+_FS_REFER = (1 << 13, 2)
+_FS_TRUNCATE = (1 << 14, 3)
+_FS_IOCTL_DEV = (1 << 15, 5)
+_ALL_FS = (_FS_OTHER_V1, _FS_REFER, _FS_TRUNCATE, _FS_IOCTL_DEV)
+_READ_FS = (_FS_EXECUTE, _FS_READ_FILE, _FS_READ_DIR)
+_DEVICE_FS = (_FS_READ_FILE, _FS_WRITE_FILE, _FS_TRUNCATE, _FS_IOCTL_DEV)
+_NET_BIND_TCP = 1 << 0
+_NET_CONNECT_TCP = 1 << 1
+_SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0
+_SCOPE_SIGNAL = 1 << 1
+_U64 = 8
+# Files every program writes to; beneath "/" they are readable only.
+_WRITABLE_DEVICES = ("/dev/null",)
+# Named POSIX semaphores live in /dev/shm: joblib creates one when it is imported (else it
+# warns "joblib will operate in serial mode"), multiprocessing for its locks. The probe
+# gets a private, empty tmpfs there when a mount namespace is allowed.
+_SHARED_MEMORY = "/dev/shm"
+
+
+@dataclass(frozen=True)
+class SandboxInfo:
+    """Which protections the probe ran under (what the launcher reported)."""
+
+    mode: str
+    """``on`` (the launcher ran), ``off`` (``--no-sandbox``) or ``unavailable``."""
+    landlock_abi: int = 0
+    filesystem: bool = False
+    """Landlock allowed writes only beneath the probe's own folders."""
+    tcp: bool = False
+    """Landlock denied every TCP bind and connect."""
+    scoped: bool = False
+    """Landlock kept abstract unix sockets and signals inside the sandbox."""
+    netns: bool = False
+    """The probe ran in a network namespace of its own."""
+    private_shm: bool = False
+    """``/dev/shm`` (writable for semaphores) was a private tmpfs, not the host's."""
+    capabilities: bool = False
+    """The capability bounding set was emptied."""
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    def describe(self) -> str:
+        """``landlock ABI 7 (filesystem, tcp, scoped) + network namespace``, or why not."""
+        if self.mode == "off":
+            return "off (--no-sandbox)"
+        parts = []
+        if self.landlock_abi:
+            kinds = [k for k in ("filesystem", "tcp", "scoped") if getattr(self, k)]
+            parts.append(f"landlock ABI {self.landlock_abi} ({', '.join(kinds) or 'nothing'})")
+        if self.netns:
+            parts.append("network namespace")
+        if not parts:
+            return "none: " + ("; ".join(self.warnings) or NO_PLATFORM)
+        return " + ".join(parts)
+
+    def shortfalls(self) -> tuple[str, ...]:
+        """What a user should be warned of: a protection asked for but not in place."""
+        if self.mode == "off":
+            return ()
+        if self.mode == "unavailable":
+            return self.warnings or (NO_PLATFORM,)
+        missing = []
+        if not self.filesystem:
+            missing.append("the probe could write outside its folder")
+        if not (self.tcp or self.netns):
+            missing.append("the probe could open network connections")
+        return tuple(missing) + self.warnings
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``sandbox`` object of the ``--json`` document."""
+        return {
+            "mode": self.mode,
+            "description": self.describe(),
+            "landlock_abi": self.landlock_abi,
+            "filesystem": self.filesystem,
+            "tcp": self.tcp,
+            "scoped": self.scoped,
+            "netns": self.netns,
+            "private_shm": self.private_shm,
+            "capabilities": self.capabilities,
+            "warnings": list(self.warnings),
+        }
+
+    @classmethod
+    def from_json(cls, data: object) -> SandboxInfo | None:
+        """A stored :meth:`to_json` (or launcher report); ``None`` when there is none."""
+        if not isinstance(data, dict):
+            return None
+        return cls(
+            mode=str(data.get("mode", "on")),
+            landlock_abi=int(data.get("landlock_abi") or 0),
+            filesystem=bool(data.get("filesystem")),
+            tcp=bool(data.get("tcp")),
+            scoped=bool(data.get("scoped")),
+            netns=bool(data.get("netns")),
+            private_shm=bool(data.get("private_shm")),
+            capabilities=bool(data.get("capabilities")),
+            warnings=tuple(str(w) for w in data.get("warnings") or ()),
+        )
+
+
+OFF = SandboxInfo(mode="off")
+
+
+def available() -> bool:
+    """Whether this platform has the launcher (Linux)."""
+    return sys.platform.startswith("linux")
+
+
+def command(argv: Sequence[str | Path], *, write: Sequence[Path], report: Path) -> list[str | Path]:
+    """``argv`` run through the launcher, writable only beneath ``write``."""
+    wrapped: list[str | Path] = [sys.executable, "-I", "-S", LAUNCHER]
+    for folder in write:
+        wrapped += ["--write", folder]
+    return [*wrapped, "--report", report, "--", *argv]
+
+
+def wrap(
+    argv: Sequence[str | Path], *, write: Sequence[Path], report: Path, enabled: bool
+) -> list[str | Path]:
+    """:func:`command` when ``enabled`` and this platform has the launcher, else ``argv``."""
+    if not enabled or not available():
+        return list(argv)
+    return command(argv, write=write, report=report)
+
+
+def read_report(path: Path) -> SandboxInfo:
+    """What the launcher wrote to ``path``; ``unavailable`` when it wrote nothing."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = None
+    found = SandboxInfo.from_json(data)
+    if found is None:
+        return SandboxInfo(mode="unavailable", warnings=("the sandbox launcher reported nothing",))
+    return found
+
+
+def unavailable() -> SandboxInfo:
+    """The report for a platform without the launcher."""
+    return SandboxInfo(mode="unavailable", warnings=(NO_PLATFORM,))
+
+
+# --- the launcher (runs in its own process, then execs the probe) -------------------------
+
+
+def _rights(abi: int, *rights: tuple[int, int]) -> int:
+    """The union of ``rights`` that this Landlock ABI knows."""
+    mask = 0
+    for bit, since in rights:
+        if abi >= since:
+            mask |= bit
+    return mask
+
+
+class _PathBeneath(ctypes.Structure):
+    """``struct landlock_path_beneath_attr`` (packed)."""
+
+    _pack_ = 1
+    _fields_ = (("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32))
+
+
+class _Kernel:
+    """The few system calls the launcher makes, through ctypes."""
+
+    def __init__(self) -> None:
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.libc.syscall.restype = ctypes.c_long
+
+    def error(self) -> str:
+        return os.strerror(ctypes.get_errno())
+
+    def prctl(self, option: int, arg: int) -> bool:
+        return int(self.libc.prctl(option, arg, 0, 0, 0)) == 0
+
+    def unshare(self, flags: int) -> bool:
+        return int(self.libc.unshare(flags)) == 0
+
+    def mount(self, source: str, target: str, kind: str | None, flags: int) -> bool:
+        encoded = kind.encode() if kind else None
+        return int(self.libc.mount(source.encode(), target.encode(), encoded, flags, None)) == 0
+
+    def syscall(self, number: int, *args: Any) -> int:
+        return int(self.libc.syscall(number, *args))
+
+
+def _new_netns(kernel: _Kernel, warnings: list[str]) -> bool:
+    """A network namespace of our own; without root, inside a user namespace."""
+    if kernel.unshare(_CLONE_NEWNET):
+        return True
+    uid, gid = os.getuid(), os.getgid()
+    if not kernel.unshare(_CLONE_NEWUSER | _CLONE_NEWNET):
+        warnings.append(f"no network namespace: unshare failed ({kernel.error()})")
+        return False
+    try:  # keep the caller's uid and gid: the files the probe writes stay the user's
+        for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1")):
+            Path("/proc/self", name).write_text(text, encoding="ascii")
+        Path("/proc/self/gid_map").write_text(f"{gid} {gid} 1", encoding="ascii")
+    except OSError as exc:
+        warnings.append(f"user namespace without an id map: {exc.strerror}")
+    return True
+
+
+def _private_shm(kernel: _Kernel) -> bool:
+    """An empty tmpfs on /dev/shm in a mount namespace of our own (the host's stays unseen)."""
+    if not Path(_SHARED_MEMORY).is_dir() or not kernel.unshare(_CLONE_NEWNS):
+        return False
+    # mounts made here must not propagate back to the host's namespace
+    if not kernel.mount("none", "/", None, _MS_REC | _MS_PRIVATE):
+        return False
+    return kernel.mount("tmpfs", _SHARED_MEMORY, "tmpfs", _MS_NOSUID | _MS_NODEV)
+
+
+def _drop_capabilities(kernel: _Kernel) -> bool:
+    """Empty the bounding set: after exec the probe has no capability, even as root."""
+    try:
+        last = int(Path(_CAP_LAST_CAP_FILE).read_text(encoding="ascii"))
+    except (OSError, ValueError):
+        last = _CAP_LAST_CAP_DEFAULT
+    dropped = True
+    for cap in range(last + 1):
+        dropped = kernel.prctl(_PR_CAPBSET_DROP, cap) and dropped
+    return dropped
+
+
+def _landlock(kernel: _Kernel, write: Sequence[str], found: dict[str, Any]) -> None:
+    """Restrict this process (and what it execs) with Landlock; record what held."""
+    abi = kernel.syscall(_SYS_LANDLOCK_CREATE_RULESET, None, 0, _LANDLOCK_CREATE_RULESET_VERSION)
+    if abi < 1:
+        found["warnings"].append(f"no Landlock in this kernel ({kernel.error()})")
+        return
+    found["landlock_abi"] = abi
+    handled_fs = _rights(abi, *_ALL_FS)
+    handled_net = _NET_BIND_TCP | _NET_CONNECT_TCP if abi >= _ABI_NET else 0
+    scoped = _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL if abi >= _ABI_SCOPE else 0
+    attr = (ctypes.c_uint64 * 3)(handled_fs, handled_net, scoped)
+    size = _U64 * (3 if abi >= _ABI_SCOPE else 2 if abi >= _ABI_NET else 1)
+    ruleset = kernel.syscall(_SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), size, 0)
+    if ruleset < 0:
+        found["warnings"].append(f"Landlock refused the ruleset ({kernel.error()})")
+        return
+
+    rules = [("/", _rights(abi, *_READ_FS))]
+    rules += [(path, _rights(abi, *_DEVICE_FS)) for path in _WRITABLE_DEVICES]
+    rules += [(path, handled_fs) for path in (*write, _SHARED_MEMORY)]
+    try:
+        for path, access in rules:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                found["warnings"].append(f"cannot open {path} for a Landlock rule")
+                continue
+            try:
+                rule = _PathBeneath(access, fd)
+                added = kernel.syscall(
+                    _SYS_LANDLOCK_ADD_RULE,
+                    ruleset,
+                    _LANDLOCK_RULE_PATH_BENEATH,
+                    ctypes.byref(rule),
+                    0,
+                )
+                if added != 0:
+                    found["warnings"].append(f"Landlock rule for {path}: {kernel.error()}")
+            finally:
+                os.close(fd)
+        if kernel.syscall(_SYS_LANDLOCK_RESTRICT_SELF, ruleset, 0) != 0:
+            found["warnings"].append(f"Landlock restrict_self failed ({kernel.error()})")
+            return
+    finally:
+        os.close(ruleset)
+    found["filesystem"] = True
+    found["tcp"] = bool(handled_net)
+    found["scoped"] = bool(scoped)
+
+
+def confine(write: Sequence[str]) -> dict[str, Any]:
+    """Confine this process as the module docstring says; the report of what held."""
+    found: dict[str, Any] = {
+        "mode": "on",
+        "landlock_abi": 0,
+        "filesystem": False,
+        "tcp": False,
+        "scoped": False,
+        "netns": False,
+        "private_shm": False,
+        "capabilities": False,
+        "warnings": [],
+    }
+    if not available():
+        found["mode"] = "unavailable"
+        found["warnings"].append(NO_PLATFORM)
+        return found
+    kernel = _Kernel()
+    if not kernel.prctl(_PR_SET_NO_NEW_PRIVS, 1):
+        found["warnings"].append(f"no_new_privs refused ({kernel.error()})")
+    found["netns"] = _new_netns(kernel, found["warnings"])
+    found["private_shm"] = _private_shm(kernel)
+    found["capabilities"] = _drop_capabilities(kernel)
+    _landlock(kernel, write, found)
+    return found
+
+
+def _parse(argv: Sequence[str]) -> tuple[list[str], str | None, bool, list[str]]:
+    """``--write DIR``..., ``--report FILE``, ``--require``, ``--``, then the command."""
+    write: list[str] = []
+    report = None
+    require = False
+    args = list(argv)
+    while args and args[0] != "--":
+        flag = args.pop(0)
+        if flag == "--require":
+            require = True
+        elif flag in ("--write", "--report") and args:
+            value = str(Path(args.pop(0)).absolute())
+            if flag == "--write":
+                write.append(value)
+            else:
+                report = value
+        else:
+            raise SystemExit(f"sandbox: unknown argument {flag!r}")
+    if len(args) < 2:
+        raise SystemExit("sandbox: usage: sandbox.py --write DIR [--report FILE] -- PROGRAM ARGS")
+    return write, report, require, args[1:]
+
+
+def main(argv: Sequence[str]) -> int:
+    """Confine, report, exec the command (``--require``: refuse when unconfined)."""
+    write, report, require, program = _parse(argv)
+    # Opened before the confinement: the report may live where the probe cannot write.
+    with Path(report).open("w", encoding="utf-8") if report else nullcontext() as handle:
+        found = confine(write)
+        if handle is not None:
+            json.dump(found, handle)
+    if require and not (found["filesystem"] and (found["tcp"] or found["netns"])):
+        missing = "; ".join(found["warnings"]) or "no protection applied"
+        print(f"sandbox: refusing to run unconfined: {missing}", file=sys.stderr)
+        return REFUSED_EXIT
+    env = dict(os.environ)
+    if write:
+        tmp = Path(write[0], TMP_DIR)
+        tmp.mkdir(parents=True, exist_ok=True)
+        env.update(TMPDIR=str(tmp), TEMP=str(tmp), TMP=str(tmp))
+    try:
+        os.execve(program[0], program, env)
+    except OSError as exc:
+        print(f"sandbox: cannot run {program[0]}: {exc.strerror}", file=sys.stderr)
+        return REFUSED_EXIT
+    return REFUSED_EXIT  # not reached: execve replaced this process
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

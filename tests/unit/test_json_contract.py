@@ -11,14 +11,17 @@ from pathlib import Path
 
 import joblib
 import pytest
+from jsonschema import Draft202012Validator
 from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 
+from rebuild_env.verify import sandbox
 from tests.conftest import EXAMPLE_BUNDLE, run_cli
 from tests.json_contract import (
     ERROR_KEYS,
     INSPECT_KEYS,
     REBUILD_KEYS,
+    SANDBOX_KEYS,
     SCAN_KEYS,
     assert_valid,
     one_document,
@@ -125,3 +128,19 @@ def test_schema_is_versioned_and_names_every_document() -> None:
         assert "schema_version" in published["$defs"][shape]["required"]
     assert set(published["$defs"]["rebuild"]["required"]) == REBUILD_KEYS
     assert set(published["$defs"]["inspect"]["required"]) == INSPECT_KEYS
+
+
+@pytest.mark.parametrize(
+    "info",
+    [
+        sandbox.OFF,
+        sandbox.unavailable(),
+        sandbox.SandboxInfo("on", landlock_abi=7, filesystem=True, tcp=True, netns=True),
+    ],
+)
+def test_sandbox_json_keys(info: sandbox.SandboxInfo) -> None:
+    doc = info.to_json()
+    assert set(doc) == SANDBOX_KEYS and doc["description"] == info.describe()
+    whole = schema()
+    part = {"$schema": whole["$schema"], "$defs": whole["$defs"], "$ref": "#/$defs/sandbox"}
+    Draft202012Validator(part).validate(doc)

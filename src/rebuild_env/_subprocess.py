@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import BuildError, Interrupted
+from .errors import BuildError, ExitCode, Interrupted, RebuildEnvError
 
 DEFAULT_TIMEOUT_S = 1800.0
 SHUTDOWN_GRACE_S = 3.0
@@ -58,11 +58,23 @@ class Completed:
     seconds: float
 
 
-class CommandTimeout(Exception):
-    """The command ran past its timeout and was stopped."""
+class CommandTimeout(RebuildEnvError):
+    """The command ran past its timeout and was stopped.
 
-    def __init__(self, args: Sequence[str], seconds: float, output: str) -> None:
-        super().__init__(f"{args[0]} did not finish within {seconds:.0f} s")
+    Part of the error hierarchy, so that a hung ``uv pip compile`` or install reaches the
+    user as one line with a documented exit code, not as an internal error. It is not a
+    :class:`BuildError`: the handlers that read an installer's failed output must not take
+    a stopped command's partial output for the installer's verdict.
+    """
+
+    exit_code = ExitCode.BUILD_FAILED
+
+    def __init__(self, args: Sequence[str], seconds: float, output: str, what: str = "") -> None:
+        super().__init__(
+            f"{what or Path(args[0]).name} did not finish within {seconds:.0f} s and was stopped",
+            hint="a slow or unreachable package index, or a command that hangs: check the "
+            "network and run again",
+        )
         self.seconds = seconds
         self.output = output
 
@@ -187,7 +199,7 @@ def finish(
         out, err = proc.communicate(input=send, timeout=timeout)
     except subprocess.TimeoutExpired:
         out, err = _stop(proc)
-        raise CommandTimeout(argv, timeout, (out or "") + (err or "")) from None
+        raise CommandTimeout(argv, timeout, (out or "") + (err or ""), what) from None
     except KeyboardInterrupt:
         _stop(proc)
         raise Interrupted("interrupted", hint="nothing half-built was kept") from None

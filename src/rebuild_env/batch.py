@@ -7,10 +7,11 @@ its row.
 
 from __future__ import annotations
 
+import sysconfig
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,8 @@ class BatchRow:
     versions: tuple[tuple[str, str], ...] = ()
     seconds: float = 0.0
     report: Report | None = None
+    bug: BaseException | None = field(default=None, compare=False, repr=False)
+    """An internal error (a bug), kept whole so that ``--debug`` shows its traceback."""
 
     def to_json(self) -> dict[str, Any]:
         """The row as JSON (the full report included when there is one)."""
@@ -59,7 +62,8 @@ def _one(bundle: Path, options: Options) -> BatchRow:
         )
     except Exception as exc:  # a bug must not stop the other bundles  # noqa: BLE001
         summary = f"internal error: {type(exc).__name__}: {exc}"
-        return BatchRow(bundle, "error", ExitCode.INTERNAL, summary)
+        seconds = time.perf_counter() - started
+        return BatchRow(bundle, "error", ExitCode.INTERNAL, summary, seconds=seconds, bug=exc)
     versions = report.probe.versions if report.probe else {}
     return BatchRow(
         bundle=bundle,
@@ -81,6 +85,10 @@ def verify_all(
     on_done: Callable[[BatchRow], None] | None = None,
 ) -> list[BatchRow]:
     """Rebuild and verify every bundle; rows in the order given."""
+    # sysconfig fills its config variables lazily and not thread-safely: a second thread
+    # can read the half-filled dict (``get_config_var("EXE")`` -> None, which uv's
+    # ``find_uv_bin`` then adds to a str). Fill it here, before any worker starts.
+    sysconfig.get_config_vars()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [pool.submit(_one, b, options) for b in bundles]
         rows = []

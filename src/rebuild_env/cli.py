@@ -33,7 +33,8 @@ EXIT_CODES_HELP = """exit codes:
  10  the model loads, but no recorded or generated input could check that it predicts
  11  compare: the candidate loads the model but fails to predict
  12  compare: the candidate fails to load the model
-130  interrupted"""
+130  interrupted
+141  stdout was closed early (`| head`): nothing more was written"""
 
 
 COMPARE_EXIT_CODES = """exit codes (compare):
@@ -443,6 +444,12 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
             print(f"rebuild-env: {row.bundle}: {row.summary}", file=sys.stderr, flush=True)
 
     rows = verify_all(args.bundles, options, jobs=args.jobs, on_done=say)
+    if args.debug:  # a bundle's bug became its row; --debug still shows where it happened
+        import traceback
+
+        for row in rows:
+            if row.bug is not None:
+                traceback.print_exception(row.bug, file=sys.stderr)
     code = batch_exit_code(rows)
     passed = sum(1 for r in rows if r.exit_code == ExitCode.OK)
     table = [("bundle", "status", "python", "versions", "time")]
@@ -580,7 +587,14 @@ def _cache(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rebuild-env`` command."""
-    code = _main(argv)
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the try: a closed pipe shows up here, not at exit
+    except BrokenPipeError:
+        # The reader went away (`| head -1`, `| true`): like any CLI that dies of SIGPIPE,
+        # stop without a traceback; later writes (and the final flush) go nowhere.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return int(ExitCode.BROKEN_PIPE)
     if "rattler" in sys.modules:
         # py-rattler's runtime threads can still be finishing requests (another subdir,
         # another channel) when one failed; meeting a finalizing interpreter they abort it

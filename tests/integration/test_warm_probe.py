@@ -26,8 +26,8 @@ def _spy_warm(monkeypatch: pytest.MonkeyPatch) -> tuple[list[str], list[runner.W
             sent.append(send)
         return real_finish(proc, send=send, **kwargs)
 
-    def init(self, python, modules):  # type: ignore[no-untyped-def]
-        real_init(self, python, modules)
+    def init(self, python, modules, **kwargs):  # type: ignore[no-untyped-def]
+        real_init(self, python, modules, **kwargs)
         started.append(self)
 
     monkeypatch.setattr(_subprocess, "finish", finish)

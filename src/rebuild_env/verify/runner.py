@@ -189,6 +189,7 @@ class WarmProbe:
     def __init__(self, python: Path, modules: Sequence[str], *, sandbox: bool = True) -> None:
         self.python = python
         self.folder = _ProbeFolder.create(sandbox)
+        self.tmp = self.folder.root
         self.proc = _subprocess.start(
             self.folder.command([python, "-I", PROBE, "--warm", json.dumps(list(modules))]),
             env=_probe_env(),

@@ -118,12 +118,17 @@ def scan_model(
     Local code (modules no distribution provides) must be found and, unless ``trust`` or
     ``trust_code``, is refused: importing it runs it.
     """
-    if recorded.model.loader == "skops":
-        return Scanned(summary={"container": "skops", "checked_by": "skops.io in the environment"})
     from .local_code import vet
-    from .pickle_scan import scan_file
+    from .pickle_scan import check_safe, scan_file
 
-    report = scan_file(recorded.model.path, allow_modules=allow_modules, trust=trust)
+    pinned = [p.name for p in recorded.pins]
+    report = scan_file(recorded.model.path, allow_modules=allow_modules, trust=trust, pinned=pinned)
+    if report.container == "skops":  # its types, judged by the host's lists, never the bundle's
+        check_safe(report)
+        return Scanned(
+            allowed_globals=None if trust else tuple(report.allowed_globals()),
+            summary=report.to_json(),
+        )
     local = vet(
         report,
         recorded,

@@ -1,21 +1,29 @@
-"""The safety policy: an exact ``(module, name)`` allow-list, built from real model files.
+"""The safety policy: exact ``(module, qualname)`` allow-lists, generated from real model files.
 
-``allowlist.txt`` (one ``module name`` pair a line) was produced by
-``scripts/make_allowlist.py``, which saves real estimators with several scikit-learn
-versions and records every global the files reference. Beyond it:
+``allowlists/<profile>.json`` are written by ``scripts/make_allowlist.py``, which fits every
+estimator of each library release in a real environment, saves it every way users do, and
+records what a real unpickler asks for while loading it. There is no heuristic tier: a
+global on no active list is refused, whatever its name looks like.
 
-- a class-shaped name (CapWords) from a known ML library, outside any testing module, is
-  *unknown*: allowed with a warning (new releases add estimators);
-- everything else is refused: other modules, functions not on the list, dotted
-  qualnames, testing modules, and the known-dangerous names below, whatever the list says.
+- The ``scikit-learn`` profile (with the numpy/scipy/pandas/joblib globals its models need)
+  is always active.
+- A third-party profile (``xgboost``, ``lightgbm``...) is active when the bundle's own record
+  pins one of its distributions: the author declared the library, and it is installed anyway.
+- ``--allow-module M`` allows every global of module ``M`` (and its submodules).
+- Whatever a list says, :func:`forbidden` refuses dotted qualnames, dangerous modules and
+  names, and testing code: the generator keeps such pairs out of the lists too.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-KNOWN_LIBRARIES = ("sklearn", "numpy", "scipy", "pandas", "joblib")
+ALLOWLISTS = Path(__file__).with_name("allowlists")
+CORE_PROFILE = "scikit-learn"
 DANGEROUS_MODULES = frozenset(
     {
         "os",
@@ -35,7 +43,6 @@ DANGEROUS_MODULES = frozenset(
         "pty",
         "commands",
         "webbrowser",
-        "builtins",
         "__builtin__",
         "types",
         "cloudpickle",
@@ -45,7 +52,7 @@ DANGEROUS_MODULES = frozenset(
         "tempfile",
     }
 )
-# builtins that are safe reconstructors (the rest of builtins is refused)
+# builtins that only rebuild plain data (the rest of builtins is refused)
 SAFE_BUILTINS = frozenset(
     {
         "set",
@@ -98,16 +105,15 @@ DANGEROUS_NAMES = frozenset(
 )
 
 
-@cache
-def allowed_pairs() -> frozenset[tuple[str, str]]:
-    """The exact allow-list."""
-    text = Path(__file__).with_name("allowlist.txt").read_text(encoding="utf-8")
-    pairs = set()
-    for line in text.splitlines():
-        parts = line.split()
-        if len(parts) == 2 and not line.startswith("#"):
-            pairs.add((parts[0], parts[1]))
-    return frozenset(pairs)
+@dataclass(frozen=True)
+class Profile:
+    """One generated allow-list: the globals real files of a library ask for."""
+
+    name: str
+    distributions: frozenset[str]
+    pairs: frozenset[tuple[str, str]]
+    sources: int
+    """How many matrix cells (library version x Python) the list was generated from."""
 
 
 def _testing(module: str) -> bool:
@@ -120,20 +126,57 @@ def _testing(module: str) -> bool:
 def forbidden(module: str, name: str) -> bool:
     """Refused whatever any list says: dangerous modules and names, testing code, dotted names."""
     top = module.split(".", maxsplit=1)[0]
-    if module == "builtins" and name in SAFE_BUILTINS:
-        return False
+    if module == "builtins":
+        return name not in SAFE_BUILTINS
     return "." in name or name in DANGEROUS_NAMES or top in DANGEROUS_MODULES or _testing(module)
 
 
-def verdict(module: str, name: str, *, allow_modules: tuple[str, ...] = ()) -> str:
-    """``allowed``, ``unknown`` (allowed with a warning) or ``refused``."""
+def _read(path: Path) -> Profile:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    pairs = set()
+    for key in data.get("globals", {}):
+        module, _, name = key.partition(" ")
+        if module and name and not forbidden(module, name):
+            pairs.add((module, name))
+    return Profile(
+        name=str(data["profile"]),
+        distributions=frozenset(str(d).lower() for d in data.get("distributions", [])),
+        pairs=frozenset(pairs),
+        sources=len(data.get("sources", [])),
+    )
+
+
+@cache
+def profiles() -> tuple[Profile, ...]:
+    """Every generated profile, the core one first."""
+    found = sorted((_read(p) for p in ALLOWLISTS.glob("*.json")), key=lambda p: p.name)
+    return tuple(sorted(found, key=lambda p: p.name != CORE_PROFILE))
+
+
+def active_profiles(pinned: Iterable[str]) -> tuple[Profile, ...]:
+    """The core profile plus those whose library the record pins (names normalized)."""
+    names = {n.lower().replace("_", "-").replace(".", "-") for n in pinned}
+    return tuple(p for p in profiles() if p.name == CORE_PROFILE or p.distributions & names)
+
+
+def profile_of(module: str, name: str, active: Iterable[Profile]) -> Profile | None:
+    """The first active profile that lists the pair."""
+    return next((p for p in active if (module, name) in p.pairs), None)
+
+
+def verdict(
+    module: str,
+    name: str,
+    *,
+    active: Iterable[Profile] | None = None,
+    allow_modules: Iterable[str] = (),
+) -> str:
+    """``allowed:<profile>``, ``allowed:--allow-module`` or ``refused``."""
     if forbidden(module, name):
         return "refused"
-    if (module == "builtins" and name in SAFE_BUILTINS) or (module, name) in allowed_pairs():
-        return "allowed"
+    found = profile_of(module, name, active if active is not None else active_profiles(()))
+    if found is not None:
+        return f"allowed:{found.name}"
     if any(module == m or module.startswith(m + ".") for m in allow_modules):
-        return "allowed"
-    top = module.split(".", maxsplit=1)[0]
-    if top in KNOWN_LIBRARIES and name[:1].isupper() and not name.isupper():
-        return "unknown"
+        return "allowed:--allow-module"
     return "refused"

@@ -2,73 +2,108 @@
 
 Every opcode that names or calls a global is recorded (GLOBAL, STACK_GLOBAL, INST, OBJ,
 NEWOBJ, NEWOBJ_EX, REDUCE via the callable it applies); STACK_GLOBAL must find two literal
-strings however they reached the stack; extension-registry opcodes are refused. joblib's
-array payloads, which sit *between* opcodes, are skipped exactly (alignment padding
-included) and object-dtype payloads are walked as nested pickles. Anything malformed
+strings however they reached the stack; extension-registry opcodes and persistent ids are
+refused. Arguments are decoded exactly as CPython's unpickler decodes them (escapes in
+protocol-0 strings, UTF-8 with surrogates, ``_compat_pickle``'s renames below protocol 3).
+
+In joblib mode (the main pickle of a file ``joblib.load`` reads) the array payloads that
+sit *between* opcodes are sized from the wrapper's dtype the way numpy sizes it
+(``dtypes.py``) and skipped exactly, padding included; object-dtype payloads are walked as
+the plain nested pickles joblib loads with ``pickle.load``. A wrapper must be built the
+ways joblib builds it, so that its attributes are exactly the ones the scanner read.
+
+The whole walk is bounded: bytes walked as opcodes, plus every node visited by a check,
+count against one budget (:class:`Budget`). Anything malformed, ambiguous or over budget
 raises :class:`ScanError`: the caller refuses the file.
 """
 
 from __future__ import annotations
 
+import _compat_pickle
+import codecs
 import pickle  # its opcode constants only; nothing here unpickles
 import pickletools
+import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from . import dtypes
 from .stream import ByteStream, Truncated
+from .values import MARK, OPAQUE_KEY, UNKNOWN, Global, Mark, Obj, ScanError
+
+__all__ = ["Budget", "Found", "Machine", "Result", "ScanError", "TooComplex"]
 
 MAX_DECLARED = 1 << 34  # 16 GiB: larger declared lengths are lies
 MAX_KEPT = 4096  # strings longer than this are skipped, not kept
 MAX_KEPT_TOTAL = 8 << 20  # past this many bytes of kept strings, further ones are skipped too
 MAX_NESTING = 8
+MAX_LINE = 1 << 16
 # What a hostile file could otherwise grow without bound (a few bytes of input each, and a
 # compressed file inflates to gigabytes): far above what real models use, far below RAM.
 MAX_MEMO = 1 << 21
 MAX_STACK = 1 << 20
 MAX_GLOBALS = 1 << 16
-JOBLIB_WRAPPER = ("joblib.numpy_pickle", "NumpyArrayWrapper")
+WRAPPERS = frozenset({"NumpyArrayWrapper", "NDArrayWrapper", "ZNDArrayWrapper"})
+COMPAT_WRAPPERS = frozenset({"NDArrayWrapper", "ZNDArrayWrapper"})
+WRAPPER_MODULES = frozenset(
+    {
+        "joblib.numpy_pickle",
+        "joblib.numpy_pickle_compat",
+        "sklearn.externals.joblib.numpy_pickle",
+        "sklearn.externals.joblib.numpy_pickle_compat",
+    }
+)
+RECONSTRUCTOR = ("copyreg", "_reconstructor")
+# Plain decimals only: CPython's C unpickler reads INT with strtol(base 0) ("010" is 8),
+# the pure-Python one with int(x, 0) ("010" is an error); the two agree on these.
+_DECIMAL = re.compile(rb"^(?:[+-]?[1-9][0-9]*|[+-]?0)$")
 _CODES = {op.code.encode("latin-1"): op for op in pickletools.opcodes}
 _BINGET, _BININT1, _MEMOIZE = pickle.BINGET[0], pickle.BININT1[0], pickle.MEMOIZE[0]
-_COMPAT = {"__builtin__": "builtins", "copy_reg": "copyreg"}
+_STRING_ENCODING = "ascii"  # what joblib's and pickle's unpicklers decode py2 str with
 
 
-class ScanError(Exception):
-    """The file is not a pickle the scanner can account for."""
-
-
-class Mark:
-    """The MARK sentinel."""
-
-
-MARK = Mark()
-
-
-STOP = b"."  # the opcode that ends a pickle
-
-
-@dataclass(frozen=True)
-class Global:
-    module: str
-    name: str
+class TooComplex(ScanError):
+    """The walk ran past its budget."""
 
 
 @dataclass
-class Obj:
-    """An object built from a global (by REDUCE, NEWOBJ, INST or OBJ)."""
+class Budget:
+    """Work allowed for one file: opcode bytes walked plus nodes visited by checks."""
 
-    cls: object
-    args: object
-    state: object = None
+    limit: int
+    steps: int = 0
+
+    def charge(self, n: int = 1) -> None:
+        """Spend ``n`` steps; past the limit the file is refused."""
+        self.steps += n
+        self.check()
+
+    def check(self, walking: int = 0) -> None:
+        """Refuse once the steps, plus ``walking`` opcode bytes not yet charged, pass the limit."""
+        if self.steps + walking > self.limit:
+            raise TooComplex(
+                f"proving it safe takes more than {self.limit:,} steps (a memo or "
+                "decompression blow-up); too complex to prove safe"
+            )
 
 
 @dataclass(frozen=True)
 class Found:
-    """A global referenced by the file, where, and whether it is called."""
+    """A global referenced by the file, and where."""
 
     module: str
     name: str
     offset: int
     where: str
+
+
+@dataclass(frozen=True)
+class Companion:
+    """A file next to the model that joblib < 0.10's wrappers read (``.npy`` or z-file)."""
+
+    filename: str
+    compressed: bool
 
 
 @dataclass
@@ -78,6 +113,8 @@ class Result:
     arrays: list[tuple[str, tuple[int, ...]]] = field(default_factory=list)
     strings: dict[tuple[str, str], str] = field(default_factory=dict)
     """(module, name) of an object -> a version string found in its state."""
+    companions: list[Companion] = field(default_factory=list)
+    wrappers: int = 0
     kept_bytes: int = 0
 
 
@@ -100,24 +137,66 @@ def _blob(stream: ByteStream, n: int) -> bytes | None:
     return stream.read(n)
 
 
-def _text(data: bytes | None, encoding: str = "utf-8") -> object:
+def _utf8(data: bytes | None) -> object:
     if data is None:
-        return None
+        return UNKNOWN
     try:
-        return data.decode(encoding)
+        return data.decode("utf-8", "surrogatepass")
+    except UnicodeDecodeError as exc:
+        raise ScanError(f"a unicode argument is not UTF-8: {exc}") from None
+
+
+def _py2str(data: bytes | None) -> object:
+    """A protocol 0-2 ``str``: decoded as the unpickler does (ASCII), else it fails there."""
+    if data is None:
+        return UNKNOWN
+    try:
+        return data.decode(_STRING_ENCODING)
     except UnicodeDecodeError:
-        return None
+        raise ScanError("a py2 string argument is not ASCII; the unpickler fails on it") from None
 
 
-def _read_arg(stream: ByteStream, kind: str) -> object:
+def _bytes(data: bytes | None) -> object:
+    return UNKNOWN if data is None else data
+
+
+def _line(stream: ByteStream) -> bytes:
+    """A line without its final newline, as the unpickler strips it (one byte)."""
+    line = stream.readline(MAX_LINE)
+    return line[:-1]
+
+
+def _quoted(line: bytes) -> object:
+    """STRING: quoted, escape-decoded (``\\x2e`` is a dot), then decoded like a py2 str."""
+    if len(line) < 2 or line[0] != line[-1] or line[:1] not in (b"'", b'"'):
+        raise ScanError("a STRING argument is not quoted; the unpickler refuses it")
+    try:
+        raw = codecs.escape_decode(line[1:-1])[0]
+    except ValueError as exc:
+        raise ScanError(f"a STRING argument has a bad escape: {exc}") from None
+    return _py2str(raw)
+
+
+def _decimal(line: bytes, opcode: str) -> object:
+    if opcode == "INT" and line in (b"00", b"01"):
+        return line == b"01"
+    if opcode == "LONG" and line.endswith(b"L"):
+        line = line[:-1]
+    if not _DECIMAL.match(line):
+        raise ScanError(f"an {opcode} argument {line[:20]!r} is not a plain decimal")
+    return int(line)
+
+
+def _read_arg(stream: ByteStream, op: pickletools.OpcodeInfo) -> object:
+    kind = op.arg.name if op.arg is not None else ""
     # the most frequent first: BININT1/BINPUT/BINGET, then SHORT_BINUNICODE
     if kind == "uint1":
         return stream.read(1)[0]
     if kind == "unicodestring1":
-        return _text(_blob(stream, stream.read(1)[0]))
+        return _utf8(_blob(stream, stream.read(1)[0]))
     if kind == "uint2":
         return _int(stream, 2, "<H")
-    if kind in ("int4",):
+    if kind == "int4":
         return _int(stream, 4, "<i")
     if kind == "uint4":
         return _int(stream, 4, "<I")
@@ -125,77 +204,109 @@ def _read_arg(stream: ByteStream, kind: str) -> object:
         return _int(stream, 8, "<Q")
     if kind == "float8":
         stream.read(8)
-        return None
+        return UNKNOWN
     if kind == "long1":
         return int.from_bytes(stream.read(stream.read(1)[0]), "little", signed=True)
     if kind == "long4":
-        n = _length(_int(stream, 4, "<i"))
-        data = _blob(stream, n)
-        return int.from_bytes(data, "little", signed=True) if data is not None else None
-    if kind in ("string1", "bytes1"):
-        return _text(_blob(stream, stream.read(1)[0]), "latin-1")
-    if kind in ("string4", "bytes4"):
-        return _text(_blob(stream, _int(stream, 4, "<i" if kind == "string4" else "<I")), "latin-1")
+        data = _blob(stream, _length(_int(stream, 4, "<i")))
+        return int.from_bytes(data, "little", signed=True) if data is not None else UNKNOWN
+    if kind == "string1":
+        return _py2str(_blob(stream, stream.read(1)[0]))
+    if kind == "string4":
+        return _py2str(_blob(stream, _int(stream, 4, "<i")))
+    if kind == "bytes1":
+        return _bytes(_blob(stream, stream.read(1)[0]))
+    if kind == "bytes4":
+        return _bytes(_blob(stream, _int(stream, 4, "<I")))
     if kind in ("bytes8", "bytearray8"):
-        return _text(_blob(stream, _int(stream, 8, "<Q")), "latin-1")
+        data = _blob(stream, _int(stream, 8, "<Q"))
+        return UNKNOWN if kind == "bytearray8" else _bytes(data)
     if kind == "unicodestring4":
-        return _text(_blob(stream, _int(stream, 4, "<I")))
+        return _utf8(_blob(stream, _int(stream, 4, "<I")))
     if kind == "unicodestring8":
-        return _text(_blob(stream, _int(stream, 8, "<Q")))
-    if kind in ("stringnl", "stringnl_noescape", "unicodestringnl"):
-        line = stream.readline().rstrip(b"\r\n").decode("latin-1")
-        if kind == "stringnl" and len(line) >= 2 and line[0] == line[-1] and line[0] in "'\"":
-            return line[1:-1]
-        return line
-    if kind == "stringnl_noescape_pair":
-        first = stream.readline().rstrip(b"\r\n").decode("latin-1")
-        second = stream.readline().rstrip(b"\r\n").decode("latin-1")
-        return (first, second)
-    if kind in ("decimalnl_short", "decimalnl_long", "floatnl"):
-        text = stream.readline().strip().decode("latin-1").rstrip("L")
+        return _utf8(_blob(stream, _int(stream, 8, "<Q")))
+    if kind == "stringnl":
+        return _quoted(_line(stream))
+    if kind == "unicodestringnl":
         try:
-            return int(text)
-        except ValueError:
-            return None
+            return _line(stream).decode("raw-unicode-escape")
+        except UnicodeDecodeError as exc:
+            raise ScanError(f"a UNICODE argument has a bad escape: {exc}") from None
+    if kind == "stringnl_noescape_pair":
+        return (_utf8(_line(stream)), _utf8(_line(stream)))
+    if kind in ("decimalnl_short", "decimalnl_long"):
+        return _decimal(_line(stream), op.name)
+    if kind == "floatnl":
+        _line(stream)
+        return UNKNOWN
     raise ScanError(f"unknown argument kind {kind}")
 
 
 class Machine:
     """Walks one pickle (and the nested ones joblib embeds) from a stream."""
 
-    def __init__(self, stream: ByteStream, result: Result, where: str, depth: int = 0) -> None:
+    def __init__(
+        self,
+        stream: ByteStream,
+        result: Result,
+        where: str,
+        budget: Budget,
+        *,
+        joblib: bool,
+        depth: int = 0,
+    ) -> None:
         if depth > MAX_NESTING:
             raise ScanError("nested pickles go too deep")
         self.stream = stream
         self.result = result
         self.where = where
+        self.budget = budget
+        self.joblib = joblib
         self.depth = depth
+        self.proto = 0  # as the unpickler tracks it: the last PROTO seen
         self.stack: list[object] = []
         # The memo as the pickler writes it, keys 0, 1, 2...: a list (8 bytes an entry);
         # keys out of that order go to a dict.
         self.memo: list[object] = []
         self.sparse_memo: dict[int, object] = {}
-        self._object_dtypes: dict[int, tuple[object, bool]] = {}
 
     def _pop(self) -> object:
-        if not self.stack:
+        if not self.stack or self.stack[-1] is MARK:  # the unpickler never pops past a MARK
             raise ScanError(f"stack underflow at offset {self.stream.position}")
         return self.stack.pop()
 
     def _pop_mark(self) -> list[object]:
-        items: list[object] = []
-        while True:
-            item = self._pop()
-            if item is MARK:
-                items.reverse()
+        stack = self.stack
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i] is MARK:
+                items = stack[i + 1 :]
+                del stack[i:]
+                self.budget.charge(len(items))
+                self._no_wrapper(items)
                 return items
-            items.append(item)
+        raise ScanError(f"no MARK on the stack at offset {self.stream.position}")
+
+    def _no_wrapper(self, items: list[object] | tuple[object, ...]) -> None:
+        """In joblib mode a wrapper class may only be instantiated directly: passed on as a
+        value (to a reconstructor, a partial, a state) it could be built in a way whose
+        attributes the scanner did not read."""
+        if not self.joblib:
+            return
+        for item in items:
+            if isinstance(item, Global) and item.name in WRAPPERS:
+                raise ScanError(
+                    f"joblib array wrapper {item.module}.{item.name} is passed as a value "
+                    f"(offset {self.stream.position}); joblib never writes that"
+                )
 
     def _global(self, module: object, name: object, offset: int) -> Global:
         if not isinstance(module, str) or not isinstance(name, str):
             raise ScanError(f"a global at offset {offset} is not named by two literal strings")
-        if self.result.protocol < 3:
-            module = _COMPAT.get(module, module)
+        if self.proto < 3:  # what the unpickler's fix_imports does
+            if (module, name) in _compat_pickle.NAME_MAPPING:
+                module, name = _compat_pickle.NAME_MAPPING[(module, name)]
+            elif module in _compat_pickle.IMPORT_MAPPING:
+                module = _compat_pickle.IMPORT_MAPPING[module]
         if len(self.result.globals) >= MAX_GLOBALS:
             raise ScanError(f"more than {MAX_GLOBALS} global references (offset {offset})")
         self.result.globals.append(Found(module, name, offset, self.where))
@@ -203,12 +314,13 @@ class Machine:
 
     def run(self) -> None:
         """Walk to STOP."""
-        stream, stack, memo = self.stream, self.stack, self.memo
+        stream, stack, memo, budget = self.stream, self.stack, self.memo, self.budget
         while True:
             # Fast paths, on the stream's buffer without a call, for the three most frequent
             # opcodes of a joblib file (BINGET, BININT1, MEMOIZE: 60% of a forest's). Every
             # case they leave out (a sparse memo, the limits, the buffer's end) goes on to
-            # the general path below, which checks it.
+            # the general path below, which checks it. They push onto the stack or the memo,
+            # both bounded, so they run at most that many times between two checks.
             buf, at = stream._buffer, stream._offset
             if at + 1 < len(buf):
                 code_int = buf[at]
@@ -225,6 +337,7 @@ class Machine:
                     stream._offset, stream.position = at + 1, stream.position + 1
                     continue
             offset = stream.position
+            budget.check(stream.walked)
             try:
                 code = stream.read(1)
             except Truncated:
@@ -232,21 +345,13 @@ class Machine:
             op = _CODES.get(code)
             if op is None:
                 raise ScanError(f"unknown opcode {code!r} at offset {offset}")
-            arg = _read_arg(stream, op.arg.name) if op.arg is not None else None
-            if code == STOP:
+            arg = _read_arg(stream, op) if op.arg is not None else None
+            if code == b".":  # STOP
                 self._pop()
                 return
             self._step(op, arg, offset)
-            if len(self.stack) > MAX_STACK:
+            if len(stack) > MAX_STACK:
                 raise ScanError(f"the stack grows past {MAX_STACK} items (offset {offset})")
-
-    def _has_object(self, dtype: object) -> bool:
-        """``_has_object``, once per dtype object (a forest's trees share one, memoized)."""
-        known = self._object_dtypes.get(id(dtype))
-        if known is None or known[0] is not dtype:
-            known = (dtype, _has_object(dtype))
-            self._object_dtypes[id(dtype)] = known
-        return known[1]
 
     def _step(self, op: pickletools.OpcodeInfo, arg: object, offset: int) -> None:
         name = op.name
@@ -256,127 +361,252 @@ class Machine:
                 # strings would otherwise grow the scan with the file).
                 self.result.kept_bytes += len(arg)
                 if self.result.kept_bytes > MAX_KEPT_TOTAL:
-                    arg = None
+                    arg = UNKNOWN
             self.stack.append(arg)
             return
-        if name == "PROTO":
-            self.result.protocol = max(self.result.protocol, int(arg))  # type: ignore[call-overload]
-            return
-        if name == "FRAME":
-            return
-        if name in ("EXT1", "EXT2", "EXT4"):
-            raise ScanError(f"extension-registry opcode {name} at offset {offset} is refused")
-        if name in ("PERSID", "BINPERSID"):
-            raise ScanError(f"persistent id at offset {offset} (external object) is refused")
-        if name == "GLOBAL":
-            module, _, attr = str(arg).partition(" ")
-            pair = arg if isinstance(arg, tuple) else (module, attr)
-            self.stack.append(self._global(pair[0], pair[1], offset))
-            return
-        if name == "STACK_GLOBAL":
-            qualname = self._pop()
-            owner = self._pop()
-            self.stack.append(self._global(owner, qualname, offset))
-            return
-        if name == "INST":
-            pair = arg if isinstance(arg, tuple) else (None, None)
-            cls = self._global(pair[0], pair[1], offset)
-            self.stack.append(Obj(cls, self._pop_mark()))
-            return
-        if name == "OBJ":
-            items = self._pop_mark()
-            if not items:
-                raise ScanError(f"OBJ without a class at offset {offset}")
-            self.stack.append(Obj(items[0], items[1:]))
-            return
-        if name in ("REDUCE", "NEWOBJ"):
-            args = self._pop()
-            self.stack.append(Obj(self._pop(), args))
-            return
-        if name == "NEWOBJ_EX":
-            self._pop()
-            args = self._pop()
-            self.stack.append(Obj(self._pop(), args))
-            return
-        if name == "BUILD":
-            state = self._pop()
-            if not self.stack:
-                raise ScanError(f"BUILD without an object at offset {offset}")
-            target = self.stack[-1]
-            if isinstance(target, Obj):
-                target.state = state
-                self._after_build(target)
-            return
-        if name in ("PUT", "BINPUT", "LONG_BINPUT"):
-            if not self.stack:
-                raise ScanError(f"memo store on an empty stack at offset {offset}")
-            self._memoize(int(str(arg)), offset)
-            return
-        if name == "MEMOIZE":
-            if not self.stack:
-                raise ScanError(f"MEMOIZE on an empty stack at offset {offset}")
-            self._memoize(len(self.memo) + len(self.sparse_memo), offset)
-            return
-        if name in ("GET", "BINGET", "LONG_BINGET"):
-            key = int(str(arg))
-            if 0 <= key < len(self.memo):
-                self.stack.append(self.memo[key])
-            elif key in self.sparse_memo:
-                self.stack.append(self.sparse_memo[key])
-            else:
-                raise ScanError(f"memo key {key} read before it was written (offset {offset})")
-            return
-        if name == "DUP":
-            if not self.stack:
-                raise ScanError("DUP on an empty stack")
-            self.stack.append(self.stack[-1])
-            return
-        if name == "MARK":
-            self.stack.append(MARK)
-            return
-        if name in ("TUPLE", "LIST", "DICT", "FROZENSET"):
-            items = self._pop_mark()
-            self.stack.append(
-                tuple(items) if name == "TUPLE" else _dict(items) if name == "DICT" else None
-            )
-            return
-        if name in ("TUPLE1", "TUPLE2", "TUPLE3"):
-            n = int(name[-1])
-            items = [self._pop() for _ in range(n)][::-1]
-            self.stack.append(tuple(items))
-            return
-        if name == "EMPTY_TUPLE":
-            self.stack.append(())
-            return
-        if name == "EMPTY_DICT":
-            self.stack.append({})
-            return
-        if name == "SETITEM":
-            value = self._pop()
-            dict_key = self._pop()
-            target = self._peek(offset)
-            if isinstance(target, dict) and isinstance(dict_key, str):
-                target[dict_key] = value
-            return
-        if name == "SETITEMS":
-            items = self._pop_mark()
-            target = self._peek(offset)
-            if isinstance(target, dict):
-                target.update(_dict(items))
-            return
-        if name in ("BININT", "BININT1", "BININT2", "INT", "LONG", "LONG1", "LONG4"):
-            self.stack.append(arg)
-            return
-        if name in ("NEWTRUE", "NEWFALSE", "NONE"):
-            self.stack.append({"NEWTRUE": True, "NEWFALSE": False, "NONE": None}[name])
-            return
-        if "UNICODE" in name or "STRING" in name or "BYTES" in name:
-            self.stack.append(arg)
+        handler = _HANDLERS.get(name)
+        if handler is not None:
+            handler(self, arg, offset)
             return
         self._generic(op, offset)
 
+    # --- opcodes that name or call globals -------------------------------------------
+
+    def _op_global(self, arg: object, offset: int) -> None:
+        pair = arg if isinstance(arg, tuple) else (UNKNOWN, UNKNOWN)
+        self.stack.append(self._global(pair[0], pair[1], offset))
+
+    def _op_stack_global(self, arg: object, offset: int) -> None:
+        qualname = self._pop()
+        owner = self._pop()
+        self.stack.append(self._global(owner, qualname, offset))
+
+    def _op_inst(self, arg: object, offset: int) -> None:
+        pair = arg if isinstance(arg, tuple) else (UNKNOWN, UNKNOWN)
+        cls = self._global(pair[0], pair[1], offset)
+        args = self._pop_mark()
+        self.stack.append(self._construct(cls, tuple(args), "inst", offset))
+
+    def _op_obj(self, arg: object, offset: int) -> None:
+        items = self._pop_mark_allowing_first()
+        if not items:
+            raise ScanError(f"OBJ without a class at offset {offset}")
+        self.stack.append(self._construct(items[0], tuple(items[1:]), "obj", offset))
+
+    def _pop_mark_allowing_first(self) -> list[object]:
+        """OBJ's items: the first is the class itself, which may be a wrapper."""
+        stack = self.stack
+        for i in range(len(stack) - 1, -1, -1):
+            if stack[i] is MARK:
+                items = stack[i + 1 :]
+                del stack[i:]
+                self.budget.charge(len(items))
+                self._no_wrapper(items[1:])
+                return items
+        raise ScanError(f"no MARK on the stack at offset {self.stream.position}")
+
+    def _op_reduce(self, arg: object, offset: int) -> None:
+        args = self._pop()
+        self.stack.append(self._construct(self._pop(), args, "reduce", offset))
+
+    def _op_newobj(self, arg: object, offset: int) -> None:
+        args = self._pop()
+        self.stack.append(self._construct(self._pop(), args, "newobj", offset))
+
+    def _op_newobj_ex(self, arg: object, offset: int) -> None:
+        kwargs = self._pop()
+        args = self._pop()
+        self._no_wrapper((kwargs,))
+        self.stack.append(self._construct(self._pop(), args, "newobj", offset))
+
+    def _construct(self, cls: object, args: object, how: str, offset: int) -> object:
+        if isinstance(args, tuple):
+            self._no_wrapper(args)
+        elif isinstance(args, Global):
+            self._no_wrapper((args,))
+        reconstructs = isinstance(cls, Global) and (cls.module, cls.name) == RECONSTRUCTOR
+        if reconstructs and self.joblib and isinstance(args, tuple) and args:
+            # protocol 0/1 objects: copyreg._reconstructor(cls, object, None) is cls.__new__
+            target = args[0]
+            if isinstance(target, Global) and target.name in WRAPPERS:
+                if args[1:] != (Global("builtins", "object"), None):
+                    raise ScanError(f"joblib array wrapper rebuilt oddly at offset {offset}")
+                return Obj(target, (), "newobj")
+        if self.joblib and isinstance(cls, Global) and cls.name in WRAPPERS:
+            # only __new__ leaves the attributes to BUILD; __init__ would set them from args
+            if how in ("inst", "obj", "reduce") and args != ():
+                raise ScanError(f"joblib array wrapper built with arguments at offset {offset}")
+            if how == "reduce":
+                raise ScanError(f"joblib array wrapper called at offset {offset}")
+        return Obj(cls, args, how)
+
+    def _op_build(self, arg: object, offset: int) -> None:
+        state = self._pop()
+        if not self.stack:
+            raise ScanError(f"BUILD without an object at offset {offset}")
+        self._no_wrapper((state,))
+        target = self.stack[-1]
+        if not isinstance(target, Obj):
+            return
+        if isinstance(target.state, dict) and isinstance(state, dict):
+            self.budget.charge(len(target.state) + len(state))
+        target.build(state)
+        cls = target.cls
+        if isinstance(cls, Global) and (cls.module, cls.name) == dtypes.NUMPY_DTYPE:
+            try:
+                target.extra["layout"] = dtypes.compute(target, self.budget.charge)
+            except TooComplex:
+                raise
+            except ScanError as exc:  # refused only if an array payload depends on it
+                target.extra["layout"] = str(exc)
+        if isinstance(cls, Global) and isinstance(state, dict):
+            version = state.get("_sklearn_version")
+            if isinstance(version, str):
+                self.result.strings[(cls.module, cls.name)] = version
+        if self.joblib and isinstance(cls, Global) and cls.name in WRAPPERS:
+            self.stack[-1] = UNKNOWN  # joblib replaces the wrapper by the array it reads
+            self._wrapper(cls, target, offset)
+
+    # --- joblib's array payloads -------------------------------------------------------
+
+    def _wrapper(self, cls: Global, wrapper: Obj, offset: int) -> None:
+        if cls.module not in WRAPPER_MODULES:
+            raise ScanError(f"{cls.module}.{cls.name} is not joblib's array wrapper")
+        state = wrapper.state
+        if not isinstance(state, dict) or OPAQUE_KEY in state:
+            raise ScanError(f"joblib array wrapper at offset {offset} has an unreadable state")
+        self.result.wrappers += 1
+        if cls.name in COMPAT_WRAPPERS:
+            self._companion(cls, state, offset)
+            return
+        shape = state.get("shape")
+        if not isinstance(shape, tuple) or not all(
+            isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in shape
+        ):
+            raise ScanError("joblib array wrapper with an unreadable shape")
+        layout = self._layout(state.get("dtype"))
+        count = 1
+        for d in shape:
+            count = _length(count * d)
+        self.result.arrays.append((layout.code, shape))
+        if layout.has_object:
+            nested = Machine(
+                self.stream,
+                self.result,
+                "object array in joblib payload",
+                self.budget,
+                joblib=False,  # joblib reads it with plain pickle.load
+                depth=self.depth + 1,
+            )
+            nested.run()
+            return
+        alignment = state.get("numpy_array_alignment_bytes")
+        if alignment is not None:
+            if isinstance(alignment, Global) or alignment is UNKNOWN:
+                raise ScanError("joblib array wrapper with an unreadable alignment")
+            self.stream.skip(self.stream.read(1)[0])
+        if layout.itemsize == 0 and count:
+            raise ScanError("joblib array of zero-sized items")
+        self.stream.skip(_length(count * layout.itemsize))
+
+    def _layout(self, dtype: object) -> dtypes.Layout:
+        """The layout numpy gave the dtype when it was built (a forest's trees share one)."""
+        return dtypes.layout_of(dtype)
+
+    def _companion(self, cls: Global, state: dict[object, object], offset: int) -> None:
+        filename = state.get("filename")
+        if not isinstance(filename, str):
+            raise ScanError(f"joblib {cls.name} at offset {offset} names no file")
+        if cls.name == "ZNDArrayWrapper":
+            inner = state.get("state")
+            if not isinstance(inner, tuple) or len(inner) < 3:
+                raise ScanError(f"joblib {cls.name} at offset {offset} has no array state")
+            layout = self._layout(inner[2])
+            if layout.has_object:
+                raise ScanError(f"joblib {cls.name} at offset {offset} holds objects")
+        self.result.companions.append(Companion(filename, cls.name == "ZNDArrayWrapper"))
+
+    # --- the memo and plain data -------------------------------------------------------
+
+    def _op_proto(self, arg: object, offset: int) -> None:
+        if not isinstance(arg, int) or not 0 <= arg <= pickle.HIGHEST_PROTOCOL:
+            raise ScanError(f"unsupported pickle protocol {arg} at offset {offset}")
+        self.proto = arg
+        self.result.protocol = max(self.result.protocol, arg)
+
+    def _op_frame(self, arg: object, offset: int) -> None:
+        return
+
+    def _op_refused(self, arg: object, offset: int) -> None:
+        raise ScanError(f"an extension-registry or persistent-id opcode at offset {offset}")
+
+    def _op_put(self, arg: object, offset: int) -> None:
+        if not self.stack:
+            raise ScanError(f"memo store on an empty stack at offset {offset}")
+        if not isinstance(arg, int) or arg < 0:
+            raise ScanError(f"a memo key at offset {offset} is not a non-negative integer")
+        self._memoize(arg, offset)
+
+    def _op_memoize(self, arg: object, offset: int) -> None:
+        if not self.stack:
+            raise ScanError(f"MEMOIZE on an empty stack at offset {offset}")
+        self._memoize(len(self.memo) + len(self.sparse_memo), offset)
+
+    def _op_get(self, arg: object, offset: int) -> None:
+        key = arg if isinstance(arg, int) else -1
+        if 0 <= key < len(self.memo):
+            self.stack.append(self.memo[key])
+        elif key in self.sparse_memo:
+            self.stack.append(self.sparse_memo[key])
+        else:
+            raise ScanError(f"memo key {arg} read before it was written (offset {offset})")
+
+    def _op_dup(self, arg: object, offset: int) -> None:
+        self.stack.append(self._peek(offset))
+
+    def _op_mark(self, arg: object, offset: int) -> None:
+        self.stack.append(MARK)
+
+    def _op_tuple(self, arg: object, offset: int) -> None:
+        self.stack.append(tuple(self._pop_mark()))
+
+    def _op_tuple_n(self, n: int, offset: int) -> None:
+        if len(self.stack) < n:
+            raise ScanError(f"stack underflow at offset {offset}")
+        items = self.stack[len(self.stack) - n :] if n else []
+        del self.stack[len(self.stack) - n :]
+        if any(item is MARK for item in items):
+            raise ScanError(f"a MARK inside a tuple at offset {offset}")
+        self._no_wrapper(items)
+        self.stack.append(tuple(items))
+
+    def _op_dict(self, arg: object, offset: int) -> None:
+        self.stack.append(_dict(self._pop_mark()))
+
+    def _op_empty_dict(self, arg: object, offset: int) -> None:
+        self.stack.append({})
+
+    def _op_setitem(self, arg: object, offset: int) -> None:
+        value = self._pop()
+        key = self._pop()
+        self._no_wrapper((key, value))
+        target = self._peek(offset)
+        if isinstance(target, dict):
+            target.update(_dict([key, value]))
+
+    def _op_setitems(self, arg: object, offset: int) -> None:
+        items = self._pop_mark()
+        target = self._peek(offset)
+        if isinstance(target, dict):
+            target.update(_dict(items))
+
+    def _op_const(self, value: object) -> None:
+        self.stack.append(value)
+
     def _memoize(self, key: int, offset: int) -> None:
         value = self.stack[-1]
+        if value is MARK:
+            raise ScanError(f"memo store of a MARK at offset {offset}")
         if 0 <= key < len(self.memo):
             self.memo[key] = value
             return
@@ -388,7 +618,7 @@ class Machine:
             self.sparse_memo[key] = value
 
     def _peek(self, offset: int) -> object:
-        if not self.stack:
+        if not self.stack or self.stack[-1] is MARK:
             raise ScanError(f"stack underflow at offset {offset}")
         return self.stack[-1]
 
@@ -400,98 +630,87 @@ class Machine:
             if item is pickletools.markobject:
                 self._pop_mark()
             else:
-                if not self.stack:
-                    raise ScanError(f"stack underflow at {op.name} (offset {offset})")
-                self.stack.pop()
+                popped = self._pop()
+                if isinstance(popped, Mark):
+                    raise ScanError(f"{op.name} pops a MARK at offset {offset}")
+                self._no_wrapper((popped,))
         for item in op.stack_after:
-            self.stack.append(MARK if item is pickletools.markobject else None)
-
-    def _after_build(self, obj: Obj) -> None:
-        cls = obj.cls
-        state = obj.state
-        if isinstance(cls, Global) and isinstance(state, dict):
-            version = state.get("_sklearn_version")
-            if isinstance(version, str):
-                self.result.strings[(cls.module, cls.name)] = version
-        if isinstance(cls, Global) and (cls.module, cls.name) == JOBLIB_WRAPPER:
-            self._skip_joblib_array(state)
-
-    def _skip_joblib_array(self, state: object) -> None:
-        if not isinstance(state, dict):
-            raise ScanError("joblib array wrapper without a state")
-        shape = state.get("shape")
-        dtype = state.get("dtype")
-        if not isinstance(shape, tuple) or not all(isinstance(d, int) and d >= 0 for d in shape):
-            raise ScanError("joblib array wrapper with an unreadable shape")
-        code = _dtype_code(dtype)
-        count = 1
-        for d in shape:
-            count *= d
-        self.result.arrays.append((code, shape))
-        if code.startswith("O") or self._has_object(dtype):
-            nested = Machine(
-                self.stream, self.result, "object array in joblib payload", self.depth + 1
-            )
-            nested.run()
-            return
-        itemsize = _itemsize(code)
-        if (
-            "numpy_array_alignment_bytes" in state
-            and state["numpy_array_alignment_bytes"] is not None
-        ):
-            padding = self.stream.read(1)[0]
-            self.stream.skip(padding)
-        self.stream.skip(_length(count * itemsize))
+            self.stack.append(MARK if item is pickletools.markobject else UNKNOWN)
 
 
 def _dict(items: list[object]) -> dict[object, object]:
+    """A dict from key/value items; keys the scanner cannot read make it opaque."""
+    if len(items) % 2:
+        raise ScanError("a dict with an odd number of items")
     out: dict[object, object] = {}
-    for key, value in zip(items[::2], items[1::2], strict=False):
-        if isinstance(key, (str, int)):
+    for key, value in zip(items[::2], items[1::2], strict=True):
+        if key is None or isinstance(key, (str, int, bytes)):
             out[key] = value
+        else:
+            out[OPAQUE_KEY] = True
     return out
 
 
-def _dtype_code(dtype: object) -> str:
-    """``f8``, ``U40``, ``O8``... from a ``numpy.dtype`` reconstruction."""
-    if isinstance(dtype, Obj) and isinstance(dtype.args, tuple) and dtype.args:
-        first = dtype.args[0]
-        if isinstance(first, str):
-            return first.lstrip("<>|=")
-    raise ScanError("joblib array wrapper with an unreadable dtype")
+Handler = Callable[[Machine, object, int], None]
 
+
+def _const(value: object) -> Handler:
+    return lambda machine, arg, offset: machine._op_const(value)
+
+
+def _tuple_n(n: int) -> Handler:
+    return lambda machine, arg, offset: machine._op_tuple_n(n, offset)
+
+
+_HANDLERS: dict[str, Handler] = {
+    "PROTO": Machine._op_proto,
+    "FRAME": Machine._op_frame,
+    "EXT1": Machine._op_refused,
+    "EXT2": Machine._op_refused,
+    "EXT4": Machine._op_refused,
+    "PERSID": Machine._op_refused,
+    "BINPERSID": Machine._op_refused,
+    "GLOBAL": Machine._op_global,
+    "STACK_GLOBAL": Machine._op_stack_global,
+    "INST": Machine._op_inst,
+    "OBJ": Machine._op_obj,
+    "REDUCE": Machine._op_reduce,
+    "NEWOBJ": Machine._op_newobj,
+    "NEWOBJ_EX": Machine._op_newobj_ex,
+    "BUILD": Machine._op_build,
+    "PUT": Machine._op_put,
+    "BINPUT": Machine._op_put,
+    "LONG_BINPUT": Machine._op_put,
+    "MEMOIZE": Machine._op_memoize,
+    "GET": Machine._op_get,
+    "BINGET": Machine._op_get,
+    "LONG_BINGET": Machine._op_get,
+    "DUP": Machine._op_dup,
+    "MARK": Machine._op_mark,
+    "TUPLE": Machine._op_tuple,
+    "EMPTY_TUPLE": _tuple_n(0),
+    "TUPLE1": _tuple_n(1),
+    "TUPLE2": _tuple_n(2),
+    "TUPLE3": _tuple_n(3),
+    "DICT": Machine._op_dict,
+    "EMPTY_DICT": Machine._op_empty_dict,
+    "SETITEM": Machine._op_setitem,
+    "SETITEMS": Machine._op_setitems,
+    "NONE": _const(None),
+    "NEWTRUE": _const(True),
+    "NEWFALSE": _const(False),
+}
 
 # Opcodes that push their argument as the value: strings, bytes, ints.
 _PUSH_ARG = frozenset(
     op.name
     for op in pickletools.opcodes
-    if any(kind in op.name for kind in ("UNICODE", "STRING", "BYTES"))
-    or op.name in ("BININT", "BININT1", "BININT2", "INT", "LONG", "LONG1", "LONG4")
+    if op.name not in _HANDLERS
+    and op.arg is not None
+    and op.name != "FLOAT"
+    and (
+        any(kind in op.name for kind in ("UNICODE", "STRING", "BYTES", "BYTEARRAY"))
+        or op.name in ("BININT", "BININT1", "BININT2", "INT", "LONG", "LONG1", "LONG4")
+        or op.name in ("BINFLOAT",)
+    )
 )
-
-
-def _has_object(dtype: object, depth: int = 0) -> bool:
-    """A structured dtype with an object field (its fields sit in the dtype's state)."""
-    if depth > MAX_NESTING:
-        return False
-    if isinstance(dtype, Obj):
-        first = dtype.args[0] if isinstance(dtype.args, tuple) and dtype.args else None
-        if isinstance(first, str) and first.lstrip("<>|=").startswith("O"):
-            return True
-        return _has_object(dtype.state, depth + 1)
-    if isinstance(dtype, (tuple, list)):
-        return any(_has_object(item, depth + 1) for item in dtype)
-    if isinstance(dtype, dict):
-        return any(_has_object(item, depth + 1) for item in dtype.values())
-    return False
-
-
-def _itemsize(code: str) -> int:
-    digits = "".join(ch for ch in code if ch.isdigit())
-    if not digits:
-        sizes = {"?": 1, "b": 1, "B": 1, "e": 2, "f": 4, "d": 8, "g": 16}
-        if code in sizes:
-            return sizes[code]
-        raise ScanError(f"unknown dtype {code!r} in joblib payload")
-    # 'U10' counts UCS-4 characters; every other code counts bytes
-    return int(digits) * (4 if code.startswith("U") else 1)

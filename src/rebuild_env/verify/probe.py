@@ -29,32 +29,149 @@ class Refused(Exception):
     pass
 
 
-def _restricted_find_class(allowed, original, local=()):
+# --- every unpickle in this process is restricted --------------------------------------
+#
+# joblib unpickles object arrays with plain pickle.load, numpy.load(allow_pickle=True) does
+# too (joblib < 0.10's NDArrayWrapper calls it on companion files), and a model's own
+# __setstate__ may call pickle.loads. So the restriction is put on the pickle module
+# itself, before anything else is imported: pickle.load/loads/Unpickler and the pure-Python
+# _Unpickler (joblib's NumpyUnpickler subclasses it) all resolve globals through one
+# find_class that knows the host's allow-list. Until the request arrives (a warm probe
+# imports first) the list is empty: nothing may be unpickled.
+
+# Calls that allocate what their argument says (bytearray(10**12)): bounded.
+MAX_ALLOCATION = 1 << 31
+_POLICY = {"allowed": frozenset(), "local": frozenset(), "restricted": True}
+# joblib reads the bytes after these as array payloads; plain pickle would read opcodes
+JOBLIB_WRAPPERS = ("NumpyArrayWrapper", "NDArrayWrapper", "ZNDArrayWrapper")
+
+
+def _compat_maps():
     try:
         import _compat_pickle
 
-        name_map = _compat_pickle.NAME_MAPPING
-        module_map = _compat_pickle.IMPORT_MAPPING
+        return _compat_pickle.NAME_MAPPING, _compat_pickle.IMPORT_MAPPING
     except ImportError:  # Python 2 has no mapping to apply
-        name_map, module_map = {}, {}
+        return {}, {}
 
-    def find_class(self, module, name):
-        if (module, name) in local:
-            found = original(self, module, name)
-            defined_in = getattr(found, "__module__", None) or ""
-            if defined_in.split(".")[0] != module.split(".")[0]:
-                raise Refused(
-                    "global %s.%s is %s.%s, not defined in the trusted local code"
-                    % (module, name, defined_in, getattr(found, "__name__", "?"))
-                )
-            return found
-        if (module, name) not in allowed:
-            mapped = name_map.get((module, name), (module_map.get(module, module), name))
-            if tuple(mapped) not in allowed:
-                raise Refused("global %s.%s is not on the scan's allow-list" % (module, name))
-        return original(self, module, name)
 
-    return find_class
+_NAME_MAP, _MODULE_MAP = _compat_maps()
+
+
+def _bounded_size(value):
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+        if value > MAX_ALLOCATION:
+            raise Refused("an allocation of %d items asked for by the file is refused" % value)
+
+
+def _bounded(func):
+    def call(*args, **kwargs):
+        for value in list(args) + list(kwargs.values()):
+            _bounded_size(value)
+            if isinstance(value, tuple):
+                total = 1
+                for item in value:
+                    if isinstance(item, numbers.Integral) and not isinstance(item, bool):
+                        total *= max(int(item), 0)
+                _bounded_size(total)
+        return func(*args, **kwargs)
+
+    return call
+
+
+_ALLOCATORS = frozenset(
+    [
+        ("builtins", "bytearray"),
+        ("builtins", "bytes"),
+        ("builtins", "range"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+    ]
+)
+
+
+def _check_global(module, name, resolve):
+    """Resolve (module, name) only if the host's scan allowed it (or it is reviewed local code)."""
+    if not _POLICY["restricted"]:
+        return resolve(module, name)
+    if (module, name) in _POLICY["local"]:
+        found = resolve(module, name)
+        defined_in = getattr(found, "__module__", None) or ""
+        if defined_in.split(".")[0] != module.split(".")[0]:
+            raise Refused(
+                "global %s.%s is %s.%s, not defined in the trusted local code"
+                % (module, name, defined_in, getattr(found, "__name__", "?"))
+            )
+        return found
+    allowed = _POLICY["allowed"]
+    pair = (module, name)
+    if pair not in allowed:
+        pair = tuple(_NAME_MAP.get((module, name), (_MODULE_MAP.get(module, module), name)))
+        if pair not in allowed:
+            raise Refused("global %s.%s is not on the scan's allow-list" % (module, name))
+    found = resolve(module, name)
+    if pair in _ALLOCATORS:
+        return _bounded(found)
+    return found
+
+
+def restrict_unpickling():
+    """Put the restriction on every unpickler of this process (called first thing, once)."""
+    import pickle
+
+    if getattr(pickle, "_rebuild_env_restricted", False):
+        return
+    pickle._rebuild_env_restricted = True
+
+    pure = getattr(pickle, "_Unpickler", None) or pickle.Unpickler
+    pure_find_class = pure.find_class
+
+    def pure_restricted(self, module, name):
+        return _check_global(module, name, lambda m, n: pure_find_class(self, m, n))
+
+    pure.find_class = pure_restricted
+    if pure is pickle.Unpickler:  # Python 2: the module's Unpickler is the pure one
+        fast = pure
+    else:
+        c_unpickler = pickle.Unpickler
+
+        class RestrictedUnpickler(c_unpickler):
+            def find_class(self, module, name):
+                return _check_global(module, name, lambda m, n: c_unpickler.find_class(self, m, n))
+
+        fast = RestrictedUnpickler
+        pickle.Unpickler = RestrictedUnpickler
+
+    def load(file, **kwargs):
+        return fast(file, **kwargs).load()
+
+    def loads(data, **kwargs):
+        import io
+
+        return fast(io.BytesIO(bytes(data)), **kwargs).load()
+
+    pickle.load, pickle.loads = load, loads
+    try:
+        import _pickle
+
+        _pickle.load, _pickle.loads, _pickle.Unpickler = load, loads, fast
+    except ImportError:
+        pass
+    try:  # Python 2's C unpickler
+        import cPickle
+
+        cPickle.load, cPickle.loads = load, loads
+    except ImportError:
+        pass
+
+
+def set_policy(request):
+    allowed = request.get("allowed_globals")
+    _POLICY["restricted"] = allowed is not None
+    _POLICY["allowed"] = frozenset(tuple(pair) for pair in allowed or [])
+    _POLICY["local"] = frozenset(tuple(pair) for pair in request.get("local_globals") or [])
 
 
 def _inside(path, where):
@@ -82,62 +199,58 @@ def import_local_code(request):
             )
 
 
-def _load_joblib(path, allowed, local=()):
+def _joblib():
     try:
         import joblib
-        from joblib import numpy_pickle
     except ImportError:
-        from sklearn.externals import joblib  # scikit-learn < 0.23 vendored joblib
-        from sklearn.externals.joblib import numpy_pickle
-    if allowed is not None:
-        cls = numpy_pickle.NumpyUnpickler
-        cls.find_class = _restricted_find_class(allowed, cls.find_class, local)
-    return joblib.load(path)
+        try:
+            from sklearn.externals import joblib  # scikit-learn < 0.23 vendored joblib
+        except ImportError:
+            return None
+    return joblib
 
 
-def _load_pickle(path, allowed, local=()):
+def _load_pickle(path):
     import pickle
 
     with open(path, "rb") as handle:
-        if allowed is None:
-            return pickle.load(handle)
-        base = pickle.Unpickler
-
-        class Restricted(base):
-            pass
-
-        Restricted.find_class = _restricted_find_class(allowed, base.find_class, local)
-        return Restricted(handle).load()
+        return pickle.load(handle)
 
 
-def _load_skops(path, trusted):
+def _load_skops(path):
+    """skops loads only the types the host's scan allowed (never those a bundle names)."""
     from skops import io as sio
 
-    untrusted = [t for t in sio.get_untrusted_types(file=path) if t not in (trusted or [])]
-    if untrusted:
-        raise Refused("skops reports untrusted types: %s" % ", ".join(sorted(untrusted)))
-    return sio.load(path, trusted=list(trusted or []) or None)
+    found = sio.get_untrusted_types(file=path)
+    if not _POLICY["restricted"]:
+        return sio.load(path, trusted=found)
+    allowed = set("%s.%s" % pair for pair in _POLICY["allowed"])
+    refused = [t for t in found if t not in allowed]
+    if refused:
+        raise Refused("skops reports types the host did not allow: %s" % ", ".join(sorted(refused)))
+    return sio.load(path, trusted=found)
 
 
 def load_model(request):
-    allowed = request.get("allowed_globals")
-    if allowed is not None:
-        allowed = set(tuple(pair) for pair in allowed)
-    local = set(tuple(pair) for pair in request.get("local_globals") or [])
+    """Load the model with the loader the host's scan was made for.
+
+    The scan read the file as joblib reads it (wrappers' payloads skipped, compression by
+    magic bytes), so joblib loads it; plain pickle only when joblib is not installed and
+    the scan found nothing joblib would read differently.
+    """
+    set_policy(request)
     import_local_code(request)
     loader = request.get("loader", "joblib")
     path = request["model"]
     if loader == "skops":
-        return _load_skops(path, request.get("skops_trusted"))
-    if loader in ("pickle", "cloudpickle"):
-        try:
-            return _load_pickle(path, allowed, local)
-        except Refused:
-            raise
-        except Exception:
-            # joblib also reads plain pickles (and compressed ones pickle cannot)
-            return _load_joblib(path, allowed, local)
-    return _load_joblib(path, allowed, local)
+        return _load_skops(path)
+    joblib = _joblib()
+    if joblib is not None:
+        return joblib.load(path)
+    wrappers = [pair for pair in _POLICY["allowed"] if pair[1] in JOBLIB_WRAPPERS]
+    if wrappers or not _POLICY["restricted"]:
+        raise Refused("the file needs joblib to load and the environment has none")
+    return _load_pickle(path)
 
 
 def load_input(path):
@@ -662,10 +775,11 @@ def warm(modules):
     line = sys.stdin.readline()
     if not line.strip():
         return 0
-    return main([sys.argv[0]] + json.loads(line))
+    return main([sys.argv[0]] + json.loads(line))  # restrict_unpickling() is idempotent
 
 
 def main(argv):
+    restrict_unpickling()
     if len(argv) > 2 and argv[1] == "--warm":
         return warm(json.loads(argv[2]))
     with open(argv[1]) as handle:

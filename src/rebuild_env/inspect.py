@@ -50,6 +50,12 @@ class InspectResult:
             + (f": {s.error}" if s.error else ""),
         ]
         lines += [f"refused   {g}" for g in s.refused]
+        by_profile: dict[str, int] = {}
+        for _, profile in s.allowed_by:
+            by_profile[profile] = by_profile.get(profile, 0) + 1
+        if by_profile:
+            counts = ", ".join(f"{n} by {name}" for name, n in sorted(by_profile.items()))
+            lines.append(f"allowed   {counts} (profiles in force: {', '.join(s.profiles)})")
         lines += [f"warning   {w}" for w in s.warnings]
         lines += [f"needs     {p.name}{p.specifier}  ({p.source})" for p in s.hints]
         lines += [f"differs   {d}" for d in self.differences]
@@ -73,7 +79,7 @@ def inspect(path: Path) -> InspectResult:
         model = recorded.model.path
     elif not path.exists():
         raise BundleError("does not exist", path=path)
-    scan = scan_file(model)
+    scan = scan_file(model, pinned=[p.name for p in recorded.pins] if recorded else ())
     differences = []
     if recorded is not None:
         for hint in scan.hints:

@@ -264,6 +264,8 @@ class Machine:
         self.joblib = joblib
         self.depth = depth
         self.proto = 0  # as the unpickler tracks it: the last PROTO seen
+        self.value: object = UNKNOWN
+        """What the pickle evaluates to, as far as the machine models it (after STOP)."""
         self.stack: list[object] = []
         # The memo as the pickler writes it, keys 0, 1, 2...: a list (8 bytes an entry);
         # keys out of that order go to a dict.
@@ -347,7 +349,7 @@ class Machine:
                 raise ScanError(f"unknown opcode {code!r} at offset {offset}")
             arg = _read_arg(stream, op) if op.arg is not None else None
             if code == b".":  # STOP
-                self._pop()
+                self.value = self._pop()
                 return
             self._step(op, arg, offset)
             if len(stack) > MAX_STACK:

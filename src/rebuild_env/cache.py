@@ -9,6 +9,7 @@ own caches (uv's, rattler's) are never touched.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import time
@@ -78,9 +79,10 @@ def entries() -> list[CachedEnv]:
 
 
 def touch(prefix: Path) -> None:
-    """Record that a cached environment was just used."""
+    """Record that a cached environment was just used (not on a read-only cache: a cache
+    hit needs no write access, it only goes unrecorded for ``prune --older-than``)."""
     marker = prefix / COMPLETE_MARKER
-    if marker.exists():
+    with contextlib.suppress(OSError):
         os.utime(marker)
 
 

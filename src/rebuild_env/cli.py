@@ -632,6 +632,12 @@ def _main(argv: Sequence[str] | None) -> int:
         progress.close()
         if args.debug:
             raise
+        if isinstance(exc, OSError):  # any write into the cache: its own one line
+            from .locations import cache_unwritable
+
+            unwritable = cache_unwritable(exc)
+            if unwritable is not None:
+                return _fail(args, unwritable)
         bug = RebuildEnvError(
             f"internal error: {type(exc).__name__}: {exc}",
             hint="rerun with --debug and report it",

@@ -94,6 +94,12 @@ class BuildError(RebuildEnvError):
         self.output = output
 
 
+class CacheUnwritable(RebuildEnvError):
+    """rebuild-env's cache cannot be written (a read-only mount or HOME, a file in its place)."""
+
+    exit_code = ExitCode.BUILD_FAILED
+
+
 class PrefixExists(BuildError):
     """The target prefix exists and is not ours to replace."""
 

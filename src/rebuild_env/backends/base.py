@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import BuildError, PrefixExists, UsageError
-from ..locations import cache_dir
+from ..errors import BuildError, PrefixExists, RebuildEnvError, UsageError
+from ..locations import cache_dir, cache_unwritable
 from ..plan import Plan
 
 INCOMPLETE_MARKER = ".rebuild-env-incomplete"
@@ -107,8 +107,15 @@ def lock_path(prefix: Path) -> Path:
     """Where the lock guarding ``prefix`` lives (outside it, so removing it is safe)."""
     digest = hashlib.sha256(str(prefix.resolve()).encode()).hexdigest()[:16]
     locks = cache_dir() / "locks"
-    locks.mkdir(parents=True, exist_ok=True)
-    return locks / f"{digest}.lock"
+    try:
+        locks.mkdir(parents=True, exist_ok=True)
+        return locks / f"{digest}.lock"
+    except OSError as exc:
+        in_cache = cache_dir().absolute() in prefix.absolute().parents
+        if in_cache:
+            raise cache_unwritable(exc, where=locks) or exc from None
+    # A --prefix needs no writable cache: its lock lives beside it.
+    return prefix.absolute().with_name(f".{prefix.name}.rebuild-env.lock")
 
 
 def _remove(path: Path) -> None:
@@ -127,7 +134,10 @@ def locked(prefix: Path) -> Iterator[None]:
         yield
 
 
-def _write_failed(exc: OSError, prefix: Path) -> BuildError:
+def _write_failed(exc: OSError, prefix: Path) -> RebuildEnvError:
+    in_cache = cache_unwritable(exc, where=prefix)
+    if in_cache is not None:
+        return in_cache
     where = f" ({exc.filename})" if exc.filename and Path(exc.filename) != prefix else ""
     return BuildError(
         f"cannot write the environment: {exc.strerror or exc}{where}",

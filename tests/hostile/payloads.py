@@ -543,7 +543,7 @@ def memo_dtype_dict_state(_: Path) -> bytes:
 
 def memo_plain(_: Path) -> bytes:
     """Shared tuples as the loaded object itself (no array)."""
-    return program(shared_tuples(MEMO_LEVELS * 4, MEMO_FAN_OUT))
+    return program(shared_tuples(MEMO_LEVELS * 2, MEMO_FAN_OUT // 2))
 
 
 MEMO_BLOWUPS: dict[str, Callable[[Path], bytes]] = {
@@ -555,7 +555,7 @@ MEMO_BLOWUPS: dict[str, Callable[[Path], bytes]] = {
 
 # --- class 7: compression bombs ---------------------------------------------------------
 
-BOMB_INFLATED = 1 << 30  # 1 GiB of zeros behind an honest BINBYTES8 length
+BOMB_INFLATED = 1 << 29  # 512 MiB of zeros behind an honest BINBYTES8 length
 BOMB_CHUNK = 1 << 24
 
 

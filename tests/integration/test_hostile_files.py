@@ -131,9 +131,12 @@ def baseline() -> dict[str, float]:
     return result
 
 
-def _assert_bounded(measured: dict[str, object], baseline: dict[str, float]) -> None:
-    assert measured["safe"] is False, measured
-    assert measured["code"] == UNSAFE_EXIT, measured
+def _assert_bounded(
+    measured: dict[str, object], baseline: dict[str, float], *, refused: bool = True
+) -> None:
+    if refused:
+        assert measured["safe"] is False, measured
+        assert measured["code"] == UNSAFE_EXIT, measured
     cpu = float(measured["cpu_s"]) - baseline["cpu_s"]  # type: ignore[arg-type]
     assert cpu < CPU_BUDGET_S, f"{cpu:.2f} s of CPU to refuse it: {measured}"
     rss = int(measured["maxrss_kb"]) - baseline["maxrss_kb"]  # type: ignore[call-overload]
@@ -147,12 +150,14 @@ def test_memo_blowups_are_refused_quickly(
     model = tmp_path / "model.joblib"
     model.write_bytes(hostile.MEMO_BLOWUPS[kind](tmp_path / "unused"))
     assert model.stat().st_size < 2048  # a 1-2 KB file
-    _assert_bounded(_measured_inspect(model), baseline)
+    # The plain tower is a legitimate object (pickle loads it at once): only its cost is
+    # bounded; a tower in a dtype's state is walked by the object check, and refused.
+    _assert_bounded(_measured_inspect(model), baseline, refused=kind != "plain-shared-tuples")
 
 
 @pytest.fixture(scope="module")
 def bombs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """One small file per compression that inflates to 1 GiB (built once: ~10 s)."""
+    """One small file per compression that inflates to 512 MiB (built once: ~30 s)."""
     folder = tmp_path_factory.mktemp("bombs")
     out = {}
     for kind in hostile.BOMB_KINDS:
@@ -168,7 +173,7 @@ def test_compression_bombs_are_refused_quickly(
     kind: str, bombs: dict[str, Path], baseline: dict[str, float]
 ) -> None:
     model = bombs[kind]
-    assert model.stat().st_size < hostile.BOMB_INFLATED // 1000
+    assert model.stat().st_size < hostile.BOMB_INFLATED // 500  # zlib tops out near 1000:1
     _assert_bounded(_measured_inspect(model), baseline)
 
 

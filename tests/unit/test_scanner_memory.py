@@ -8,6 +8,7 @@ from __future__ import annotations
 import bz2
 import json
 import lzma
+import pickletools
 import struct
 import subprocess
 import sys
@@ -35,6 +36,8 @@ COMPRESSORS: dict[str, Callable[[bytes], bytes]] = {
     "xz": lzma.compress,
 }
 
+UNLISTED_GLOBAL = b"\x8c\x07sklearn\x8c\x0fLinearRegression\x93"  # not where the class lives
+
 # Building blocks of hostile pickles (each leaves the stack as it found it, or grows it).
 BLOCKS = st.sampled_from(
     [
@@ -49,19 +52,34 @@ BLOCKS = st.sampled_from(
         b"h\x00",  # BINGET 0
         b"\x8e" + struct.pack("<Q", 1 << 33),  # BINBYTES8 declaring 8 GiB
         b"B\xff\xff\xff\x7f",  # BINBYTES declaring 2 GiB
-        b"\x8c\x07sklearn\x8c\x0fLinearRegression\x93",  # STACK_GLOBAL
+        UNLISTED_GLOBAL,  # STACK_GLOBAL
         b"\x95" + struct.pack("<Q", 1 << 40),  # FRAME declaring 1 TiB
         b"X" + struct.pack("<I", 4000) + b"x" * 4000,  # a long kept string
     ]
 )
 
 
-def _scan_bytes(data: bytes) -> None:
+def _well_formed(body: bytes) -> bool:
+    """pickletools walks it to a STOP that ends the data (what a loader could load)."""
+    try:
+        ops = list(pickletools.genops(body))
+    except (ValueError, EOFError):
+        return False
+    last = ops[-1]
+    return last[0].name == "STOP" and (last[2] or 0) + 1 == len(body)
+
+
+def _scan_bytes(data: bytes, body: bytes) -> None:
+    """The verdict a loader would agree with: never safe for a body that is not a whole
+    pickle or that names a global off the allow-list."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.pkl"
         path.write_bytes(data)
         report = scan_file(path)
-    assert report.safe or report.error or report.refused
+    if not _well_formed(body):
+        assert not report.safe, f"a malformed pickle reported safe ({len(body)} bytes)"
+    if UNLISTED_GLOBAL in body:
+        assert not report.safe, "sklearn.LinearRegression (no such global) reported safe"
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -77,7 +95,7 @@ def test_hostile_pickles_stay_within_a_memory_bound(
     data = COMPRESSORS[container](body)
     tracemalloc.start()
     try:
-        _scan_bytes(data)
+        _scan_bytes(data, body)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()

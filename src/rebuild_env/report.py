@@ -107,6 +107,17 @@ class Report:
                 out += [f"sandbox: {w}" for w in self.probe.sandbox.shortfalls()]
         return out
 
+    def scan_line(self) -> str | None:
+        """Which allow-list profiles admitted the model file's globals (``None``: not scanned)."""
+        allowed_by = (self.scan or {}).get("allowed_by")
+        if not allowed_by:
+            return None
+        counts: dict[str, int] = {}
+        for profile in allowed_by.values():
+            counts[profile] = counts.get(profile, 0) + 1
+        shown = ", ".join(f"{n} by {name}" for name, n in sorted(counts.items()))
+        return f"{len(allowed_by)} globals allowed: {shown}"
+
     def sandbox_line(self) -> str | None:
         """Which OS sandbox the probe ran in (``None``: no probe, or not recorded)."""
         if self.probe is None or self.probe.sandbox is None:
@@ -208,6 +219,8 @@ class Report:
         lines += [f"  dropped {d.pin.requirement()}: {d.reason}" for d in plan.dropped]
         if self.spec_files:
             lines.append("wrote    " + ", ".join(str(p) for p in self.spec_files))
+        if self.scan_line():
+            lines.append(f"scan     {self.scan_line()}")
         if self.sandbox_line():
             lines.append(f"sandbox  {self.sandbox_line()}")
         lines += [f"warning  {w}" for w in self.all_warnings()]
@@ -260,6 +273,7 @@ class Report:
                 + (" (reused)" if self.reused_env else ""),
                 f"[bold]specs[/bold]    {', '.join(str(p) for p in self.spec_files) or '-'}",
                 *code,
+                *([f"[bold]scan[/bold]     {self.scan_line()}"] if self.scan_line() else []),
                 *([f"[bold]sandbox[/bold]  {self.sandbox_line()}"] if self.sandbox_line() else []),
                 f"[bold]result[/bold]   [{colour}]{self.headline()}[/{colour}]  ({total:.1f} s)",
             ]

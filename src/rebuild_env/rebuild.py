@@ -343,8 +343,11 @@ def _build_locked(
     backend: Backend,
     progress: Progress,
     may_reuse: bool,
+    notes: list[str],
 ) -> bool:
-    """Build under the prefix lock; True when a concurrent run built the same plan first."""
+    """Build under the prefix lock; True when a concurrent run built the same plan first.
+
+    ``notes``: what was recovered from a killed run is appended to it."""
     with locked(prefix):
         if may_reuse and _holds_plan(prefix, key):
             touch(prefix)
@@ -360,7 +363,7 @@ def _build_locked(
         }
         with (
             _stage("build", progress, options.seconds),
-            building(prefix, force=force, record=record) as target,
+            building(prefix, force=force, record=record, notes=notes) as target,
         ):
             backend.build(plan, target, specs)
     return False
@@ -401,6 +404,7 @@ def ensure_env(
     if reused:
         touch(prefix)
     else:
+        notes: list[str] = []
         reused = _build_locked(
             plan,
             prefix,
@@ -410,7 +414,9 @@ def ensure_env(
             backend=backend,
             progress=progress,
             may_reuse=may_reuse,
+            notes=notes,
         )
+        warnings += tuple(notes)
     return BuiltEnv(prefix=prefix, specs=specs, reused=reused, warnings=warnings)
 
 

@@ -146,28 +146,80 @@ def _write_failed(exc: OSError, prefix: Path) -> RebuildEnvError:
     )
 
 
+def _aside_name(prefix: Path, kind: str, pid: int | None = None) -> Path:
+    return prefix.with_name(f".{prefix.name}.rebuild-env-{kind}-{pid or os.getpid()}")
+
+
+def _discard(path: Path, prefix: Path) -> None:
+    """Delete ``path`` (a copy of ``prefix`` moved aside) after renaming it to a ``trash``
+    name: a delete killed halfway leaves nothing a run would mistake for an environment,
+    and the next one reclaims it."""
+    trash = _aside_name(prefix, "trash")
+    _remove(trash)
+    path.rename(trash)
+    _remove(trash)
+
+
+def recover(prefix: Path) -> list[str]:
+    """Deal with what a killed ``--force`` left beside ``prefix`` (the caller holds its lock,
+    so no running build owns any of it); say what was done.
+
+    The old environment moved aside (``.NAME.rebuild-env-old-PID``) is put back when the
+    new one never completed, and removed when it did; a half-deleted ``trash`` copy is
+    removed.
+    """
+    notes: list[str] = []
+    for trash in prefix.parent.glob(f".{prefix.name}.rebuild-env-trash-*"):
+        _remove(trash)
+    olds = sorted(
+        prefix.parent.glob(f".{prefix.name}.rebuild-env-old-*"), key=lambda p: p.stat().st_mtime
+    )
+    for old in olds[:-1]:
+        _discard(old, prefix)
+    if not olds:
+        return notes
+    old = olds[-1]
+    if is_complete(prefix):
+        _discard(old, prefix)
+        notes.append(f"removed {old}, the environment a killed --force run had replaced")
+    else:
+        _remove(prefix)
+        old.rename(prefix)
+        notes.append(
+            f"restored {prefix} from {old.name}, where a run killed while replacing it "
+            "(--force) had left it"
+        )
+    return notes
+
+
 @contextmanager
-def building(prefix: Path, *, force: bool, record: dict[str, object]) -> Iterator[Path]:
+def building(
+    prefix: Path, *, force: bool, record: dict[str, object], notes: list[str] | None = None
+) -> Iterator[Path]:
     """Prepare ``prefix`` for an in-place build and make the outcome all-or-nothing.
 
     Yields the (absolute) prefix. On success writes ``record`` as the completion marker.
-    The caller holds :func:`locked` for the prefix.
+    The caller holds :func:`locked` for the prefix. ``notes``: what was recovered from a
+    killed run (see :func:`recover`) is appended to it.
     """
     prefix = prefix.absolute()
     aside: Path | None = None
     if prefix.exists() and not prefix.is_dir():
         raise PrefixExists("exists and is a file", path=prefix, hint="choose another --prefix")
+    recovered = recover(prefix)
+    if notes is not None:
+        notes.extend(recovered)
     if prefix.is_dir() and (prefix / INCOMPLETE_MARKER).exists():
         _remove(prefix)  # a half-built environment of ours (the last run was killed)
     elif prefix.is_dir() and any(prefix.iterdir()):
         if not force:
             what = "an environment" if is_complete(prefix) else "a non-empty directory"
             raise PrefixExists(
-                f"already exists ({what})",
+                f"already exists ({what}{'; ' if recovered else ''}{'; '.join(recovered)})",
                 path=prefix,
                 hint="pass --force to replace it, or choose another --prefix",
             )
-        aside = prefix.with_name(f".{prefix.name}.rebuild-env-old-{os.getpid()}")
+        aside = _aside_name(prefix, "old")
         _remove(aside)
         prefix.rename(aside)
     try:
@@ -186,4 +238,4 @@ def building(prefix: Path, *, force: bool, record: dict[str, object]) -> Iterato
             raise _write_failed(exc, prefix) from exc
         raise
     if aside is not None:
-        _remove(aside)
+        _discard(aside, prefix)

@@ -16,7 +16,7 @@ from pathlib import Path
 import joblib
 import pytest
 
-from rebuild_env.verify import sandbox
+from rebuild_env.verify import sandbox_report as sandbox
 from tests.conftest import EXAMPLE_BUNDLE, run_cli
 from tests.json_contract import SANDBOX_KEYS, VERIFICATION_KEYS, one_document
 

@@ -15,7 +15,7 @@ from jsonschema import Draft202012Validator
 from sklearn.datasets import load_iris
 from sklearn.tree import DecisionTreeClassifier
 
-from rebuild_env.verify import sandbox
+from rebuild_env.verify import sandbox_report as sandbox
 from tests.conftest import EXAMPLE_BUNDLE, run_cli
 from tests.json_contract import (
     ERROR_KEYS,

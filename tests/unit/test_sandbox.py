@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from rebuild_env.verify import sandbox
-from rebuild_env.verify.sandbox import SandboxInfo
+from rebuild_env.verify import sandbox as launcher
+from rebuild_env.verify import sandbox_report as sandbox
+from rebuild_env.verify.sandbox_report import SandboxInfo
 from tests.conftest import pyenv_python
 
 pytestmark = pytest.mark.skipif(not sandbox.available(), reason="the launcher is Linux-only")
@@ -121,7 +122,7 @@ def test_the_launched_program_writes_only_inside_and_cannot_connect(
     assert not (tmp_path / "outside.txt").exists()
     assert seen["connect"] != "ok"
     assert listener.drain() == 0
-    assert seen["tmpdir"] == str(write / sandbox.TMP_DIR) and seen["write_tmpdir"] == "ok"
+    assert seen["tmpdir"] == str(write / launcher.TMP_DIR) and seen["write_tmpdir"] == "ok"
 
 
 def test_reading_anywhere_still_works(tmp_path: Path, listener: Listener) -> None:
@@ -225,7 +226,7 @@ def test_a_non_root_user_gets_a_network_namespace_through_a_user_namespace(
 
 def test_the_launcher_reports_a_program_it_cannot_run(tmp_path: Path) -> None:
     done = launch([tmp_path / "no-such-program"], tmp_path, tmp_path / sandbox.REPORT_FILE)
-    assert done.returncode == sandbox.REFUSED_EXIT
+    assert done.returncode == launcher.REFUSED_EXIT
     assert "cannot run" in done.stderr and "no-such-program" in done.stderr
 
 
@@ -235,7 +236,7 @@ def test_required_protections_in_place_let_the_program_run(tmp_path: Path) -> No
     )
     info = sandbox.read_report(tmp_path / "r.json")
     if not info.filesystem:
-        assert done.returncode == sandbox.REFUSED_EXIT and "refusing" in done.stderr
+        assert done.returncode == launcher.REFUSED_EXIT and "refusing" in done.stderr
     else:
         assert done.returncode == 0 and done.stdout.strip() == "ran"
 

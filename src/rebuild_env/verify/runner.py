@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _subprocess
-from . import sandbox as _sandbox
-from .sandbox import SandboxInfo
+from . import sandbox_report as _sandbox
+from .sandbox_report import SandboxInfo
 
 if TYPE_CHECKING:  # the probe of a cache hit starts before these are imported
     from ..local_code import LocalCode

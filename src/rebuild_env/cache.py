@@ -13,15 +13,23 @@ import contextlib
 import os
 import shutil
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .backends.base import COMPLETE_MARKER, is_complete, locked, read_completion
+from .backends.base import (
+    COMPLETE_MARKER,
+    LOCK_FILE_MODE,
+    is_complete,
+    read_completion,
+    use_lock_path,
+)
 
 __all__ = ["CachedEnv", "clear", "entries", "is_complete", "prune", "remove", "touch"]
 from .locations import cache_dir
 
 SECONDS_PER_DAY = 86400
+LEFTOVER = ".rebuild-env-"
 
 
 @dataclass(frozen=True)
@@ -53,29 +61,52 @@ def _size(path: Path) -> int:
     return total
 
 
+def _entry(path: Path) -> CachedEnv:
+    record = read_completion(path)
+    marker = path / COMPLETE_MARKER
+    try:
+        last_used = marker.stat().st_mtime if marker.exists() else path.stat().st_mtime
+    except OSError:
+        last_used = 0.0
+    return CachedEnv(
+        path=path,
+        complete=is_complete(path),
+        bundle=str(record.get("bundle", "")),
+        python=str(record.get("python", "")),
+        backend=str(record.get("backend", "")),
+        last_used=last_used,
+        size=_size(path),
+    )
+
+
 def entries() -> list[CachedEnv]:
     """Every cached environment, most recently used first."""
     if not envs_dir().is_dir():
         return []
-    found = []
-    for path in envs_dir().iterdir():
-        if not path.is_dir() or path.name.startswith("."):
-            continue
-        record = read_completion(path)
-        marker = path / COMPLETE_MARKER
-        last_used = marker.stat().st_mtime if marker.exists() else path.stat().st_mtime
-        found.append(
-            CachedEnv(
-                path=path,
-                complete=is_complete(path),
-                bundle=str(record.get("bundle", "")),
-                python=str(record.get("python", "")),
-                backend=str(record.get("backend", "")),
-                last_used=last_used,
-                size=_size(path),
-            )
-        )
+    found = [
+        _entry(path)
+        for path in envs_dir().iterdir()
+        if path.is_dir() and not path.name.startswith(".")
+    ]
     return sorted(found, key=lambda e: e.last_used, reverse=True)
+
+
+def _leftovers() -> list[CachedEnv]:
+    """What killed runs left in the cache: an old env moved aside, a half-deleted copy."""
+    if not envs_dir().is_dir():
+        return []
+    return [
+        replace(_entry(path), complete=False, bundle="(left by a killed run)")
+        for path in envs_dir().iterdir()
+        if path.name.startswith(".") and LEFTOVER in path.name and path.is_dir()
+    ]
+
+
+def _owner(path: Path) -> Path:
+    """The cache entry a leftover (``.NAME.rebuild-env-old-PID``) belongs to."""
+    if path.name.startswith(".") and LEFTOVER in path.name:
+        return path.with_name(path.name[1:].split(LEFTOVER)[0])
+    return path
 
 
 def touch(prefix: Path) -> None:
@@ -86,31 +117,77 @@ def touch(prefix: Path) -> None:
         os.utime(marker)
 
 
-def remove(entry: CachedEnv) -> None:
-    """Delete one cached environment (waiting for a rebuild that holds it)."""
-    with locked(entry.path):
-        shutil.rmtree(entry.path, ignore_errors=True)
+def remove(
+    entry: CachedEnv, *, still: Callable[[CachedEnv], bool] = lambda e: True, dry_run: bool = False
+) -> CachedEnv | None:
+    """Delete one cached environment unless a run is using it; what was removed (sized as it
+    was then), or ``None`` when it was in use or no longer qualifies (``still``).
+
+    A rebuild holds the entry's use lock shared from building through its verdict; this
+    takes it exclusively without waiting, then looks at the entry again under the lock.
+    """
+    import fcntl
+
+    owner = _owner(entry.path)
+    with contextlib.ExitStack() as stack:
+        fd = os.open(use_lock_path(owner), os.O_RDWR | os.O_CREAT, LOCK_FILE_MODE)
+        stack.callback(os.close, fd)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return None
+        if not entry.path.is_dir():
+            return None
+        fresh = _entry(entry.path)
+        if owner != entry.path:
+            fresh = replace(fresh, complete=False, bundle=entry.bundle)
+        if not still(fresh):
+            return None
+        if not dry_run:
+            trash = owner.with_name(f".{owner.name}{LEFTOVER}trash-{os.getpid()}")
+            shutil.rmtree(trash, ignore_errors=True)
+            entry.path.rename(trash)  # a delete killed halfway leaves a leftover, not an env
+            shutil.rmtree(trash, ignore_errors=True)
+        return fresh
 
 
-def prune(older_than_days: float | None) -> list[CachedEnv]:
-    """Remove incomplete environments, and complete ones unused for that many days."""
-    now = time.time()
-    removed = []
-    for entry in entries():
-        idle_days = (now - entry.last_used) / SECONDS_PER_DAY
-        stale = older_than_days is not None and idle_days > older_than_days
-        if not entry.complete or stale:
-            remove(entry)
-            removed.append(entry)
-    return removed
+@dataclass(frozen=True)
+class Removal:
+    """What ``prune`` / ``clear`` removed (or would, with ``--dry-run``) and skipped."""
+
+    removed: tuple[CachedEnv, ...]
+    in_use: tuple[CachedEnv, ...]
 
 
-def clear() -> list[CachedEnv]:
-    """Remove every cached environment."""
-    removed = entries()
-    for entry in removed:
-        remove(entry)
-    return removed
+def _remove_all(
+    candidates: list[CachedEnv], still: Callable[[CachedEnv], bool], dry_run: bool
+) -> Removal:
+    removed, busy = [], []
+    for entry in candidates:
+        if not still(entry):
+            continue
+        done = remove(entry, still=still, dry_run=dry_run)
+        if done is not None:
+            removed.append(done)
+        elif entry.path.is_dir():
+            busy.append(entry)
+    return Removal(tuple(removed), tuple(busy))
+
+
+def prune(older_than_days: float | None, *, dry_run: bool = False) -> Removal:
+    """Remove incomplete environments, leftovers of killed runs, and complete environments
+    unused for that many days; never one a running rebuild builds or verifies in."""
+
+    def stale(entry: CachedEnv) -> bool:
+        idle_days = (time.time() - entry.last_used) / SECONDS_PER_DAY
+        return not entry.complete or (older_than_days is not None and idle_days > older_than_days)
+
+    return _remove_all([*entries(), *_leftovers()], stale, dry_run)
+
+
+def clear(*, dry_run: bool = False) -> Removal:
+    """Remove every cached environment that no running rebuild uses."""
+    return _remove_all([*entries(), *_leftovers()], lambda e: True, dry_run)
 
 
 def human_size(size: int) -> str:

@@ -273,8 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
     _common(path)
     prune = cache_sub.add_parser("prune", help="remove incomplete and long-unused environments")
     prune.add_argument("--older-than", type=float, metavar="DAYS", help="unused for DAYS days")
+    prune.add_argument("--dry-run", action="store_true", help="list what would be removed")
     _common(prune)
-    _common(cache_sub.add_parser("clear", help="remove every cached environment"))
+    clear = cache_sub.add_parser("clear", help="remove every cached environment")
+    clear.add_argument("--yes", "-y", action="store_true", help="do not ask (on a terminal)")
+    clear.add_argument("--dry-run", action="store_true", help="list what would be removed")
+    _common(clear)
     add_examples(parser)
     return parser
 
@@ -547,12 +551,18 @@ def _cache(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
         prefix = default_prefix(plan, getattr(backend_for(options), "channels", ()))
         doc = {"path": str(prefix), "exists": cache.is_complete(prefix)}
         return ExitCode.OK, str(prefix), {"schema_version": 1, "command": "cache path", **doc}
+    busy: tuple[cache.CachedEnv, ...] = ()
+    dry_run = getattr(args, "dry_run", False)
     if args.cache_command == "list":
         found = cache.entries()
     elif args.cache_command == "prune":
-        found = cache.prune(args.older_than)
+        removal = cache.prune(args.older_than, dry_run=dry_run)
+        found, busy = list(removal.removed), removal.in_use
     else:
-        found = cache.clear()
+        if not (args.yes or dry_run) and sys.stdin.isatty() and not _confirm_clear(cache):
+            return ExitCode.OK, "nothing removed", {"schema_version": 1, "command": "cache clear"}
+        removal = cache.clear(dry_run=dry_run)
+        found, busy = list(removal.removed), removal.in_use
     table = [("env", "size", "python", "backend", "last used", "bundle")]
     table += [
         (
@@ -567,8 +577,10 @@ def _cache(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
     ]
     lines = _columns(table) if found else []
     where = "in" if args.cache_command == "list" else "removed from"
+    where = "would be removed from" if dry_run else where
     total = cache.human_size(sum(e.size for e in found))
     lines.append(f"{len(found)} environment(s), {total} {where} {cache.envs_dir()}")
+    lines += [f"skipped {e.path.name}: in use by a running rebuild" for e in busy]
     rows = [
         {
             "path": str(e.path),
@@ -582,7 +594,18 @@ def _cache(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
         for e in found
     ]
     doc = {"schema_version": 1, "command": f"cache {args.cache_command}", "environments": rows}
+    if args.cache_command != "list":
+        doc["dry_run"] = dry_run
+        doc["in_use"] = [str(e.path) for e in busy]
     return ExitCode.OK, "\n".join(lines), doc
+
+
+def _confirm_clear(cache: Any) -> bool:
+    """Ask on the terminal before ``cache clear`` removes everything (``--yes`` skips)."""
+    found = cache.entries()
+    size = cache.human_size(sum(e.size for e in found))
+    answer = input(f"remove {len(found)} environment(s), {size}, from {cache.envs_dir()}? [y/N] ")
+    return answer.strip().lower() in ("y", "yes")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

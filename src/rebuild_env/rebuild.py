@@ -18,6 +18,7 @@ from .backends.base import (
     building,
     env_python,
     get_backend,
+    in_use,
     is_complete,
     locked,
     read_completion,
@@ -430,6 +431,29 @@ def _env_changes(prefix: Path, earlier: store.EarlierVerification) -> tuple[str,
 
 
 def _build_and_verify(
+    plan: Plan,
+    *,
+    scanned: Scanned,
+    out: Path,
+    options: Options,
+    backend: Backend,
+    progress: Progress,
+    warm: WarmProbe | None = None,
+) -> Report:
+    prefix = (options.prefix or default_prefix(plan, _channels(backend))).absolute()
+    with in_use(prefix):  # `cache prune` / `clear` skip it until the verdict is in
+        return _build_and_verify_in_use(
+            plan,
+            scanned=scanned,
+            out=out,
+            options=options,
+            backend=backend,
+            progress=progress,
+            warm=warm,
+        )
+
+
+def _build_and_verify_in_use(
     plan: Plan,
     *,
     scanned: Scanned,

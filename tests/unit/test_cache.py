@@ -42,15 +42,15 @@ def test_list_shows_every_env_with_size(envs: Path) -> None:
 
 
 def test_prune_removes_incomplete_and_unused(envs: Path) -> None:
-    removed = {e.path.name for e in cache.prune(older_than_days=30)}
+    removed = {e.path.name for e in cache.prune(older_than_days=30).removed}
     assert removed == {"old", "half"}
     assert [p.name for p in envs.iterdir()] == ["fresh"]
 
 
 def test_prune_without_age_keeps_complete_envs(envs: Path) -> None:
-    assert {e.path.name for e in cache.prune(None)} == {"half"}
+    assert {e.path.name for e in cache.prune(None).removed} == {"half"}
 
 
 def test_clear_removes_everything(envs: Path) -> None:
-    assert len(cache.clear()) == 3
+    assert len(cache.clear().removed) == 3
     assert list(envs.iterdir()) == []

@@ -31,6 +31,7 @@ from ..plan import Plan
 INCOMPLETE_MARKER = ".rebuild-env-incomplete"
 COMPLETE_MARKER = "rebuild-env.json"
 LOCK_TIMEOUT_S = 3600.0
+LOCK_FILE_MODE = 0o644
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,31 @@ def _remove(path: Path) -> None:
         path.unlink()
     elif path.exists():
         shutil.rmtree(path, ignore_errors=True)
+
+
+def use_lock_path(prefix: Path) -> Path:
+    """The lock a run holds shared while it builds or verifies in ``prefix``."""
+    return lock_path(prefix).with_suffix(".use")
+
+
+@contextmanager
+def in_use(prefix: Path) -> Iterator[None]:
+    """Hold ``prefix``'s use lock shared for the block: ``cache prune`` / ``clear`` take it
+    exclusively, without waiting, and skip an environment they cannot take it for. Not
+    held (nothing to protect) when the lock cannot be created: a read-only cache is not
+    pruned either."""
+    import fcntl
+
+    try:
+        fd = os.open(use_lock_path(prefix), os.O_RDWR | os.O_CREAT, LOCK_FILE_MODE)
+    except (OSError, RebuildEnvError):
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)
 
 
 @contextmanager

@@ -264,6 +264,7 @@ class Machine:
         self.joblib = joblib
         self.depth = depth
         self.proto = 0  # as the unpickler tracks it: the last PROTO seen
+        self.frame_end = 0
         self.value: object = UNKNOWN
         """What the pickle evaluates to, as far as the machine models it (after STOP)."""
         self.stack: list[object] = []
@@ -478,6 +479,11 @@ class Machine:
         if not isinstance(state, dict) or OPAQUE_KEY in state:
             raise ScanError(f"joblib array wrapper at offset {offset} has an unreadable state")
         self.result.wrappers += 1
+        if self.stream.position < self.frame_end:
+            raise ScanError(
+                f"joblib array payload at offset {offset} sits inside a pickle frame: joblib "
+                "would read it from after the frame"
+            )
         if cls.name in COMPAT_WRAPPERS:
             self._companion(cls, state, offset)
             return
@@ -537,7 +543,13 @@ class Machine:
         self.result.protocol = max(self.result.protocol, arg)
 
     def _op_frame(self, arg: object, offset: int) -> None:
-        return
+        # pickle's unframer reads a whole frame ahead; joblib then reads an array payload
+        # from the file, i.e. after the frame. Real files end a frame before each payload.
+        if self.stream.position < self.frame_end:
+            raise ScanError(f"a frame begins inside the previous one (offset {offset})")
+        if not isinstance(arg, int):
+            raise ScanError(f"an unreadable frame length at offset {offset}")
+        self.frame_end = self.stream.position + _length(arg)
 
     def _op_refused(self, arg: object, offset: int) -> None:
         raise ScanError(f"an extension-registry or persistent-id opcode at offset {offset}")

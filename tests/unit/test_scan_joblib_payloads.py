@@ -44,7 +44,7 @@ def _with_frame(data: bytes, length: int) -> bytes:
 def _insert_in_state(data: bytes, items: bytes) -> bytes:
     """Insert key/value opcodes before the wrapper state's 'order' key (inside its MARK)."""
     at = data.index(STATE_KEY)
-    pos, length = _frame(data)
+    _, length = _frame(data)
     return _with_frame(data[:at] + items + data[at:], length + len(items))
 
 
@@ -119,7 +119,7 @@ def test_a_wrapper_passed_as_a_value_is_refused(tmp_path: Path) -> None:
     data = _real(tmp_path)
     at = data.index(b")\x81")  # EMPTY_TUPLE NEWOBJ after the wrapper's STACK_GLOBAL
     edited = data[:at] + b"\x85)\x81" + data[at + 2 :]  # TUPLE1 of the class first
-    pos, length = _frame(data)
+    _, length = _frame(data)
     safe, error = _scan(tmp_path, _with_frame(edited, length + 1))
     assert not safe
     assert "wrapper" in error

@@ -20,25 +20,20 @@ raises :class:`ScanError`: the caller refuses the file.
 from __future__ import annotations
 
 import _compat_pickle
-import codecs
 import pickle  # its opcode constants only; nothing here unpickles
 import pickletools
-import re
-import struct
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import dtypes
+from .opargs import length, read_arg
 from .stream import ByteStream, Truncated
 from .values import MARK, OPAQUE_KEY, UNKNOWN, Global, Mark, Obj, ScanError
 
 __all__ = ["Budget", "Found", "Machine", "Result", "ScanError", "TooComplex"]
 
-MAX_DECLARED = 1 << 34  # 16 GiB: larger declared lengths are lies
-MAX_KEPT = 4096  # strings longer than this are skipped, not kept
 MAX_KEPT_TOTAL = 8 << 20  # past this many bytes of kept strings, further ones are skipped too
 MAX_NESTING = 8
-MAX_LINE = 1 << 16
 # What a hostile file could otherwise grow without bound (a few bytes of input each, and a
 # compressed file inflates to gigabytes): far above what real models use, far below RAM.
 MAX_MEMO = 1 << 21
@@ -55,12 +50,8 @@ WRAPPER_MODULES = frozenset(
     }
 )
 RECONSTRUCTOR = ("copyreg", "_reconstructor")
-# Plain decimals only: CPython's C unpickler reads INT with strtol(base 0) ("010" is 8),
-# the pure-Python one with int(x, 0) ("010" is an error); the two agree on these.
-_DECIMAL = re.compile(rb"^(?:[+-]?[1-9][0-9]*|[+-]?0)$")
 _CODES = {op.code.encode("latin-1"): op for op in pickletools.opcodes}
 _BINGET, _BININT1, _MEMOIZE = pickle.BINGET[0], pickle.BININT1[0], pickle.MEMOIZE[0]
-_STRING_ENCODING = "ascii"  # what joblib's and pickle's unpicklers decode py2 str with
 
 
 class TooComplex(ScanError):
@@ -116,130 +107,6 @@ class Result:
     companions: list[Companion] = field(default_factory=list)
     wrappers: int = 0
     kept_bytes: int = 0
-
-
-def _int(stream: ByteStream, size: int, fmt: str) -> int:
-    value: int = struct.unpack(fmt, stream.read(size))[0]
-    return value
-
-
-def _length(value: int) -> int:
-    if value < 0 or value > MAX_DECLARED:
-        raise ScanError(f"declared length {value} is out of bounds")
-    return value
-
-
-def _blob(stream: ByteStream, n: int) -> bytes | None:
-    n = _length(n)
-    if n > MAX_KEPT:
-        stream.skip(n)
-        return None
-    return stream.read(n)
-
-
-def _utf8(data: bytes | None) -> object:
-    if data is None:
-        return UNKNOWN
-    try:
-        return data.decode("utf-8", "surrogatepass")
-    except UnicodeDecodeError as exc:
-        raise ScanError(f"a unicode argument is not UTF-8: {exc}") from None
-
-
-def _py2str(data: bytes | None) -> object:
-    """A protocol 0-2 ``str``: decoded as the unpickler does (ASCII), else it fails there."""
-    if data is None:
-        return UNKNOWN
-    try:
-        return data.decode(_STRING_ENCODING)
-    except UnicodeDecodeError:
-        raise ScanError("a py2 string argument is not ASCII; the unpickler fails on it") from None
-
-
-def _bytes(data: bytes | None) -> object:
-    return UNKNOWN if data is None else data
-
-
-def _line(stream: ByteStream) -> bytes:
-    """A line without its final newline, as the unpickler strips it (one byte)."""
-    line = stream.readline(MAX_LINE)
-    return line[:-1]
-
-
-def _quoted(line: bytes) -> object:
-    """STRING: quoted, escape-decoded (``\\x2e`` is a dot), then decoded like a py2 str."""
-    if len(line) < 2 or line[0] != line[-1] or line[:1] not in (b"'", b'"'):
-        raise ScanError("a STRING argument is not quoted; the unpickler refuses it")
-    try:
-        raw = codecs.escape_decode(line[1:-1])[0]
-    except ValueError as exc:
-        raise ScanError(f"a STRING argument has a bad escape: {exc}") from None
-    return _py2str(raw)
-
-
-def _decimal(line: bytes, opcode: str) -> object:
-    if opcode == "INT" and line in (b"00", b"01"):
-        return line == b"01"
-    if opcode == "LONG" and line.endswith(b"L"):
-        line = line[:-1]
-    if not _DECIMAL.match(line):
-        raise ScanError(f"an {opcode} argument {line[:20]!r} is not a plain decimal")
-    return int(line)
-
-
-def _read_arg(stream: ByteStream, op: pickletools.OpcodeInfo) -> object:
-    kind = op.arg.name if op.arg is not None else ""
-    # the most frequent first: BININT1/BINPUT/BINGET, then SHORT_BINUNICODE
-    if kind == "uint1":
-        return stream.read(1)[0]
-    if kind == "unicodestring1":
-        return _utf8(_blob(stream, stream.read(1)[0]))
-    if kind == "uint2":
-        return _int(stream, 2, "<H")
-    if kind == "int4":
-        return _int(stream, 4, "<i")
-    if kind == "uint4":
-        return _int(stream, 4, "<I")
-    if kind == "uint8":
-        return _int(stream, 8, "<Q")
-    if kind == "float8":
-        stream.read(8)
-        return UNKNOWN
-    if kind == "long1":
-        return int.from_bytes(stream.read(stream.read(1)[0]), "little", signed=True)
-    if kind == "long4":
-        data = _blob(stream, _length(_int(stream, 4, "<i")))
-        return int.from_bytes(data, "little", signed=True) if data is not None else UNKNOWN
-    if kind == "string1":
-        return _py2str(_blob(stream, stream.read(1)[0]))
-    if kind == "string4":
-        return _py2str(_blob(stream, _int(stream, 4, "<i")))
-    if kind == "bytes1":
-        return _bytes(_blob(stream, stream.read(1)[0]))
-    if kind == "bytes4":
-        return _bytes(_blob(stream, _int(stream, 4, "<I")))
-    if kind in ("bytes8", "bytearray8"):
-        data = _blob(stream, _int(stream, 8, "<Q"))
-        return UNKNOWN if kind == "bytearray8" else _bytes(data)
-    if kind == "unicodestring4":
-        return _utf8(_blob(stream, _int(stream, 4, "<I")))
-    if kind == "unicodestring8":
-        return _utf8(_blob(stream, _int(stream, 8, "<Q")))
-    if kind == "stringnl":
-        return _quoted(_line(stream))
-    if kind == "unicodestringnl":
-        try:
-            return _line(stream).decode("raw-unicode-escape")
-        except UnicodeDecodeError as exc:
-            raise ScanError(f"a UNICODE argument has a bad escape: {exc}") from None
-    if kind == "stringnl_noescape_pair":
-        return (_utf8(_line(stream)), _utf8(_line(stream)))
-    if kind in ("decimalnl_short", "decimalnl_long"):
-        return _decimal(_line(stream), op.name)
-    if kind == "floatnl":
-        _line(stream)
-        return UNKNOWN
-    raise ScanError(f"unknown argument kind {kind}")
 
 
 class Machine:
@@ -348,7 +215,7 @@ class Machine:
             op = _CODES.get(code)
             if op is None:
                 raise ScanError(f"unknown opcode {code!r} at offset {offset}")
-            arg = _read_arg(stream, op) if op.arg is not None else None
+            arg = read_arg(stream, op) if op.arg is not None else None
             if code == b".":  # STOP
                 self.value = self._pop()
                 return
@@ -495,7 +362,7 @@ class Machine:
         layout = self._layout(state.get("dtype"))
         count = 1
         for d in shape:
-            count = _length(count * d)
+            count = length(count * d)
         self.result.arrays.append((layout.code, shape))
         if layout.has_object:
             nested = Machine(
@@ -515,7 +382,7 @@ class Machine:
             self.stream.skip(self.stream.read(1)[0])
         if layout.itemsize == 0 and count:
             raise ScanError("joblib array of zero-sized items")
-        self.stream.skip(_length(count * layout.itemsize))
+        self.stream.skip(length(count * layout.itemsize))
 
     def _layout(self, dtype: object) -> dtypes.Layout:
         """The layout numpy gave the dtype when it was built (a forest's trees share one)."""
@@ -549,7 +416,7 @@ class Machine:
             raise ScanError(f"a frame begins inside the previous one (offset {offset})")
         if not isinstance(arg, int):
             raise ScanError(f"an unreadable frame length at offset {offset}")
-        self.frame_end = self.stream.position + _length(arg)
+        self.frame_end = self.stream.position + length(arg)
 
     def _op_refused(self, arg: object, offset: int) -> None:
         raise ScanError(f"an extension-registry or persistent-id opcode at offset {offset}")

@@ -234,3 +234,39 @@ def day_after_newest(uploads: Iterable[str]) -> str:
 def upload_date(files: list[ReleaseFile]) -> str:
     """The latest upload time of a release's files (RFC 3339), or empty."""
     return max((f.upload_time for f in files if f.upload_time), default="")
+
+
+METADATA_SUFFIX = ".metadata"
+"""PEP 658: a wheel's ``METADATA`` is served beside it at ``<file URL>.metadata``."""
+MAX_METADATA_TRIES = 3
+"""Wheels of one release asked for their metadata before giving up (they all share it)."""
+
+
+def wheel_metadata(name: str, version: str, *, url: str = "") -> str | None:
+    """The core metadata (``METADATA`` text) of one release, from the index; ``None`` if unknown.
+
+    Read from any of the release's wheels (PEP 658), so that a release whose metadata a
+    modern resolver rejects can be described to it again (uv's ``dependency-metadata``).
+    """
+    data = _fetch(index_url(url), canonicalize_name(name))
+    files = data.get("files") if data else None
+    wanted = _exact(version)
+    if not isinstance(files, list) or wanted is None:
+        return None
+    import urllib.error
+    import urllib.request
+
+    links = [
+        str(entry.get("url") or "")
+        for entry in files
+        if isinstance(entry, dict) and (parsed := _parse_file(entry, wanted)) and parsed.tags
+    ]
+    for link in [u for u in links if u][:MAX_METADATA_TRIES]:
+        try:
+            with urllib.request.urlopen(
+                link + METADATA_SUFFIX, timeout=REQUEST_TIMEOUT_S
+            ) as response:
+                return bytes(response.read()).decode("utf-8", "replace")
+        except (urllib.error.URLError, OSError, ValueError):
+            continue
+    return None

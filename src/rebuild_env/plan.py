@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .legacy_metadata import DependencyMetadata
 from .pins import IndexOptions, Pin, RecordedEnv
 
 
@@ -75,6 +76,8 @@ class Plan:
     warnings: tuple[str, ...] = ()
     dropped: tuple[Dropped, ...] = ()
     conflicts: tuple[str, ...] = ()
+    dependency_metadata: tuple[DependencyMetadata, ...] = ()
+    """Releases whose own metadata uv rejects, stated to it again (``uv.toml``)."""
 
     def package(self, name: str) -> PlannedPackage | None:
         """A planned package by canonical name."""

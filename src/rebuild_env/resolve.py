@@ -27,10 +27,10 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, platform_tags
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from . import _subprocess, interpreters, uv_output
+from . import _subprocess, interpreters, legacy_metadata, uv_output
 from .errors import BuildError, ResolveError
 from .locations import cache_dir
-from .pins import Pin, RecordedEnv
+from .pins import IndexOptions, Pin, RecordedEnv
 from .plan import Dropped, Interpreter, Plan, PlannedPackage
 
 if TYPE_CHECKING:
@@ -96,6 +96,15 @@ _REQUIRED_NAME = re.compile(
     r"|build `([A-Za-z0-9][A-Za-z0-9._-]*)"
 )
 MAX_DROPPED = 8
+MAX_RECOVERIES = 16
+"""Resolver failures worked around (pins dropped, metadata restated, cutoff moved) per plan."""
+SEED = "setuptools"
+"""Seeded into every resolved env unless recorded: pre-2023 libraries (xgboost 1.5, ...)
+import ``pkg_resources`` at import time, and a conda env always had setuptools."""
+SEED_WITHOUT_DATE = "setuptools<81"
+"""With no record date to resolve as of: the newest releases that still ship pkg_resources."""
+PYTHON_MINORS = tuple(f"3.{minor}" for minor in range(6, 15))
+"""The Python minors asked about when saying which Pythons have wheels for a release."""
 # Compiled libraries whose old sdists do not build on a current machine (or take many
 # minutes): only releases with a wheel for the target Python are candidates. Without
 # this, uv skips releases whose metadata it rejects (pandas 0.20-0.24 declare
@@ -127,6 +136,9 @@ class _Resolver:
         self.conflicts: list[str] = []
         self.dropped: list[Dropped] = []
         self.last_reason = ""
+        self.last_output = ""
+        self.index: IndexOptions = recorded.index
+        self.metadata: list[legacy_metadata.DependencyMetadata] = []
 
     # -- pins --------------------------------------------------------------------------
     def merge_hints(self, pins: list[Pin], hints: Sequence[Pin]) -> list[Pin]:
@@ -165,9 +177,26 @@ class _Resolver:
                 )
                 pins[by_name[hint.name]] = _repinned(recorded, hint, "over")
             elif recorded.version and not hinted.contains(recorded.version, prereleases=True):
+                if self.prefer_recorded:
+                    self.conflicts.append(
+                        f"{recorded.source} pins {recorded.name} {recorded.version}, but "
+                        f"{hint.source} requires {hint.specifier}; keeping the recorded pin "
+                        "(--prefer-recorded)"
+                    )
+                    continue
+                # The file cannot load with the recorded version (numpy 2 for a model
+                # pickled with numpy 1): the model wins, as for an exact version.
                 self.conflicts.append(
                     f"{recorded.source} pins {recorded.name} {recorded.version}, but "
-                    f"{hint.source} requires {hint.specifier}"
+                    f"{hint.source} requires {recorded.name}{hint.specifier}; using "
+                    f"{recorded.name}{hint.specifier} (--prefer-recorded keeps the recorded pin)"
+                )
+                pins[by_name[hint.name]] = replace(
+                    recorded,
+                    specifier=str(hinted),
+                    source=f"{hint.source} (over {recorded.source})",
+                    hashes=(),
+                    url="",
                 )
             elif not recorded.version and hint.version:
                 if recorded_spec.contains(hint.version, prereleases=True):
@@ -270,6 +299,66 @@ class _Resolver:
         )
         return chosen, chosen.version, "newest interpreter here"
 
+    def nearest_python_with_wheels(
+        self,
+        pins: list[Pin],
+        needed: frozenset[str],
+        files: dict[str, list[index.ReleaseFile]],
+        interp: Interpreter,
+        source: str,
+    ) -> tuple[Interpreter, str, str]:
+        """The recorded Python, or the nearest minor here with files for the model's pins.
+
+        A model's exact pins may have no wheel for the recorded Python (scikit-learn 0.23.2
+        on 3.9, which came after it). The nearest minor is tried, older first (the pins
+        were built for what came before them), then newer, with a warning naming the
+        change; when none here fits, the error says which Pythons would.
+        """
+        from . import index
+
+        model_pins = [p for p in pins if p.version and p.name in needed and files.get(p.name)]
+
+        def blockers(version: str) -> list[Pin]:
+            tags = tags_for(version)
+            return [
+                p
+                for p in model_pins
+                if not index.supports_python(
+                    release_of(files[p.name], p.version or ""), Version(version), tags
+                )
+            ]
+
+        blocked = blockers(interp.version)
+        if not blocked or self.backend != "venv":
+            return interp, interp.version, source
+        here = Version(interp.minor)
+        newest: dict[str, Interpreter] = {}
+        for found in interpreters.available():
+            if found.implementation == "cpython" and Version(found.version).major == here.major:
+                newest.setdefault(found.minor, found)
+        older = sorted((m for m in newest if Version(m) < here), key=Version, reverse=True)
+        newer = sorted((m for m in newest if Version(m) > here), key=Version)
+        names = ", ".join(f"{p.name}=={p.version}" for p in blocked)
+        for minor in [*older, *newer]:
+            if not blockers(newest[minor].version):
+                chosen = newest[minor]
+                self.warnings.append(
+                    f"Python {interp.minor} ({source}) has no wheels for {names}; using "
+                    f"{chosen.version}, the nearest Python here that has them"
+                )
+                return chosen, chosen.version, f"nearest to {source} with wheels"
+        fits = [m for m in PYTHON_MINORS if not blockers(m)]
+        raise ResolveError(
+            f"no Python on this machine has wheels for {names} (recorded Python "
+            f"{interp.minor}, {source}; found here: {', '.join(sorted(newest, key=Version))})",
+            hint=(
+                f"install Python {' or '.join(fits)} (pyenv install / uv python install) "
+                "and run again, or pass --python"
+                if fits
+                else "no CPython 3.x has wheels for all of them on this platform"
+            ),
+        )
+
     # -- packages ----------------------------------------------------------------------
     def exclude_newer(
         self, pins: list[Pin], files: dict[str, list[index.ReleaseFile]] | None
@@ -292,33 +381,140 @@ class _Resolver:
         python_version: str,
         exclude_newer: str,
         interp_path: Path | None,
-    ) -> list[PlannedPackage]:
-        """Resolve ``pins``; a recorded pin the model does not need may not block it.
+        *,
+        files: dict[str, list[index.ReleaseFile]] | None = None,
+    ) -> tuple[list[PlannedPackage], str]:
+        """Resolve ``pins``; what the model does not need may not block it.
 
-        When uv names a pin it cannot satisfy here (no such version, no wheel for this
-        Python, fails to build) and that pin is not in what the model needs, it is dropped
-        with a warning and the rest resolved again (at most ``MAX_DROPPED`` times).
+        Each failure uv explains is worked around when a rule allows it, with a warning,
+        and the rest resolved again: a release whose metadata uv rejects is restated to it
+        (:mod:`legacy_metadata`); an exact pin published after the cutoff moves the cutoff;
+        a pin that cannot be had here (no such version, no file for this Python, an sdist
+        that fails to build, an unreachable VCS/URL reference) is dropped when the model
+        does not need it, with its true reason; an unreachable extra index is left out.
+        Returns the packages and the cutoff actually used.
         """
         pins = list(pins)
-        # What the app pinned and the model does not need is never built from source here
-        # (psycopg2's sdist wants pg_config): no wheel for this Python means it is dropped.
-        app = [p.name for p in pins if canonicalize_name(p.name) not in needed and not p.url]
+        # What the app pinned and the model does not need is never built from source when
+        # the release has wheels elsewhere (psycopg2's sdist wants pg_config); a release
+        # that is only an sdist (pure-Python, usually old) is built, with build isolation
+        # and the build backend resolved as of the same date.
+        app = [
+            p.name
+            for p in pins
+            if canonicalize_name(p.name) not in needed and not p.url and not _sdist_only(files, p)
+        ]
         wheels_only = sorted({*ONLY_BINARY, *app})
-        for _ in range(MAX_DROPPED):
+        for _ in range(MAX_RECOVERIES):
             try:
-                return self.compile(pins, python_version, exclude_newer, interp_path, wheels_only)
+                packages = self.compile(
+                    pins, python_version, exclude_newer, interp_path, wheels_only
+                )
+                return packages, exclude_newer
             except ResolveError:
-                culprit = _blocking_pin(self.last_reason, pins, needed)
-                if culprit is None:
+                recovered = self._recover(pins, needed, python_version, exclude_newer, files)
+                if recovered is None:
                     raise
-            pins.remove(culprit)
-            reason = f"it cannot be installed for Python {python_version} here ({self.last_reason})"
-            self.dropped.append(Dropped(culprit, reason))
-            self.warnings.append(
-                f"dropped {culprit.requirement()} ({culprit.source}): {reason}; the model "
-                "does not need it"
+                exclude_newer = recovered
+        packages = self.compile(pins, python_version, exclude_newer, interp_path, wheels_only)
+        return packages, exclude_newer
+
+    def _recover(
+        self,
+        pins: list[Pin],
+        needed: frozenset[str],
+        python_version: str,
+        exclude_newer: str,
+        files: dict[str, list[index.ReleaseFile]] | None,
+    ) -> str | None:
+        """Work around the last failure (``pins`` edited in place): the cutoff to use
+        next, or ``None`` when no rule applies."""
+        from . import index
+
+        output = self.last_output
+        invalid = legacy_metadata.invalid_release(output)
+        if invalid is not None and not any(
+            m.name == canonicalize_name(invalid[0]) and m.version == invalid[1]
+            for m in self.metadata
+        ):
+            text = index.wheel_metadata(invalid[0], invalid[1], url=self.index.index_url)
+            stated = (
+                legacy_metadata.describe(canonicalize_name(invalid[0]), invalid[1], text)
+                if text
+                else None
             )
-        return self.compile(pins, python_version, exclude_newer, interp_path, wheels_only)
+            if stated is not None:
+                self.metadata.append(stated)
+                self.warnings.append(
+                    f"{stated.name} {stated.version} declares "
+                    f"{', '.join(repr(r) for r in stated.repaired) or 'metadata'} that uv "
+                    f"cannot parse; its requirements are stated to uv as "
+                    f"{', '.join(stated.requires_dist) or 'none'} (uv dependency-metadata)"
+                )
+                return exclude_newer
+        moved = self._moved_cutoff(pins, files, exclude_newer)
+        if moved:
+            return moved
+        culprit = _blocking_pin(self.last_reason, pins, needed) or _failed_pin(output, pins)
+        if culprit is None or culprit.name in needed:
+            unreachable = uv_output.unreachable(output)
+            return self._drop_index(unreachable, exclude_newer) if unreachable else None
+        pins.remove(culprit)
+        reason = why_uninstallable(culprit, files, python_version, self.last_reason)
+        self.dropped.append(Dropped(culprit, reason))
+        self.warnings.append(
+            f"dropped {culprit.requirement()} ({culprit.source}): {reason}; the model "
+            "does not need it"
+        )
+        return exclude_newer
+
+    def _moved_cutoff(
+        self, pins: list[Pin], files: dict[str, list[index.ReleaseFile]] | None, cutoff: str
+    ) -> str:
+        """A later cutoff when uv blames an exact pin published after ``cutoff``, else ``""``.
+
+        The record locks that release, so "as of the record's date" cannot be earlier than
+        its upload (its files may not all have been known when the cutoff was first set).
+        """
+        from . import index
+
+        if not cutoff or files is None:
+            return ""
+        blamed = {
+            canonicalize_name(next(g for g in m.groups() if g).rstrip("."))
+            for m in _REQUIRED_NAME.finditer(self.last_reason)
+        }
+        for pin in pins:
+            if pin.name not in blamed or not pin.version or not files.get(pin.name):
+                continue
+            uploaded = index.upload_date(release_of(files[pin.name], pin.version))
+            later = index.day_after_newest([uploaded])
+            if later and later > cutoff:
+                self.warnings.append(
+                    f"the resolution date moved from {cutoff} to {later}: the record locks "
+                    f"{pin.name}=={pin.version}, published {uploaded[:10]}"
+                )
+                return later
+        return ""
+
+    def _drop_index(self, unreachable: str, cutoff: str) -> str | None:
+        """Leave out an extra index (or find-links) that cannot be reached; the main index
+        serves. The main index itself is never replaced."""
+        extra = [u for u in (*self.index.extra_index_urls, *self.index.find_links) if u]
+        for url in extra:
+            if url.rstrip("/") in unreachable:
+                self.index = replace(
+                    self.index,
+                    extra_index_urls=tuple(u for u in self.index.extra_index_urls if u != url),
+                    find_links=tuple(u for u in self.index.find_links if u != url),
+                )
+                self.warnings.append(
+                    f"left out the extra index {url}: it cannot be reached "
+                    f"({unreachable.rsplit('(', 1)[-1].rstrip(')')}); packages resolve "
+                    "from the main index"
+                )
+                return cutoff
+        return None
 
     def compile(
         self,
@@ -337,8 +533,12 @@ class _Resolver:
         sources = {p.name: p.source for p in pins}
         with tempfile.TemporaryDirectory(prefix="rebuild-env-") as tmp:
             infile = Path(tmp) / "requirements.in"
-            lines = self.recorded.index.requirement_lines()
+            lines = self.index.requirement_lines()
             lines += [p.requirement() for p in pins] + ["pip"]
+            if not any(p.name == SEED for p in pins):
+                lines.append(SEED if exclude_newer else SEED_WITHOUT_DATE)
+            config = Path(tmp) / "uv.toml"
+            config.write_text(legacy_metadata.uv_config(self.metadata) if self.metadata else "")
             constraints = Path(tmp) / "constraints.txt"
             constraints.write_text(
                 "\n".join(c.requirement() for c in self.recorded.constraints) + "\n"
@@ -365,26 +565,31 @@ class _Resolver:
             ]
             if exclude_newer:
                 args += ["--exclude-newer", exclude_newer]
+            if self.metadata:
+                args += ["--config-file", config]
             for name in wheels_only:
                 args += ["--only-binary", name]
-            key = [str(a) for a in args if a not in (infile, constraints)]
-            ok, output = cached_compile(
-                args, [*key, infile.read_text(), constraints.read_text()], bool(exclude_newer)
-            )
+            key = [str(a) for a in args if a not in (infile, constraints, config)]
+            texts = [infile.read_text(), constraints.read_text(), config.read_text()]
+            ok, output = cached_compile(args, [*key, *texts], bool(exclude_newer))
         if not ok:
+            self.last_output = output
+            self.last_reason = uv_output.first_cause(output)
             if unreachable := uv_output.unreachable(output):
                 raise ResolveError(
                     f"resolving for Python {python_version} needs {unreachable}",
                     hint="check the network and the index URLs the record names (a "
                     "private index needs its credentials set in the environment)",
                 )
-            self.last_reason = uv_output.first_cause(output)
             raise ResolveError(
                 "the recorded requirements cannot be resolved together for Python "
                 f"{python_version}: {self.last_reason}",
-                hint="see the requirements file; pass --python to try another version",
+                hint="the plan's warnings say what was already left out; pass --python "
+                "VERSION to try another Python, or fix the pin uv names",
             )
         resolved = f"resolved by uv as of {exclude_newer}" if exclude_newer else "resolved by uv"
+        if not any(p.name == SEED for p in pins):
+            sources[SEED] = f"seeded, resolved as of {exclude_newer}" if exclude_newer else "seeded"
         return parse_compiled(output, sources, resolved)
 
 
@@ -501,6 +706,62 @@ def model_needs(hints: Sequence[Pin], loader: str) -> frozenset[str]:
     return frozenset(needed)
 
 
+# uv: "Failed to download and build `name @ git+https://...`", "Failed to build `name==1.0`"
+_FAILED_NAME = re.compile(
+    r"Failed to (?:download and build|download|build|prepare distributions?|fetch)"
+    r"[^`\n]*`([A-Za-z0-9][A-Za-z0-9._-]*)"
+)
+
+
+def _failed_pin(output: str, pins: Sequence[Pin]) -> Pin | None:
+    """The recorded pin an installer failure names (a build, a download, a VCS clone)."""
+    for match in _FAILED_NAME.finditer(output):
+        name = canonicalize_name(match.group(1))
+        for pin in pins:
+            if pin.name == name:
+                return pin
+    return None
+
+
+def _sdist_only(files: dict[str, list[index.ReleaseFile]] | None, pin: Pin) -> bool:
+    """Whether the pinned release exists on the index only as an sdist (usually pure Python)."""
+    if files is None or not pin.version or not files.get(pin.name):
+        return False
+    release = release_of(files[pin.name], pin.version)
+    return bool(release) and not any(f.tags for f in release)
+
+
+def why_uninstallable(
+    pin: Pin,
+    files: dict[str, list[index.ReleaseFile]] | None,
+    python_version: str,
+    uv_reason: str,
+) -> str:
+    """The true reason a pin cannot be installed here, from the index when it knows."""
+    from . import index
+
+    if pin.url:
+        return f"{pin.url} cannot be fetched or built here ({uv_reason})"
+    release = (
+        release_of(files[pin.name], pin.version)
+        if files is not None and pin.version and files.get(pin.name)
+        else None
+    )
+    if files is not None and pin.version and files.get(pin.name) and not release:
+        return f"{pin.name} {pin.version} is not on the index"
+    if release and all(f.yanked for f in release):
+        return f"{pin.name} {pin.version} was yanked from the index"
+    if release and not index.supports_python(
+        release, Version(python_version), tags_for(python_version)
+    ):
+        fits = [m for m in PYTHON_MINORS if index.supports_python(release, Version(m), tags_for(m))]
+        where = f" (it has files for Python {', '.join(fits)})" if fits else ""
+        return f"{pin.name} {pin.version} has no file for Python {python_version} here{where}"
+    if release and not any(f.tags for f in release):
+        return f"{pin.name} {pin.version} is only an sdist, and it did not build ({uv_reason})"
+    return f"uv: {uv_reason}"
+
+
 def _blocking_pin(reason: str, pins: Sequence[Pin], needed: frozenset[str]) -> Pin | None:
     """The recorded pin uv's explanation blames, when the model does not need it."""
     for match in _REQUIRED_NAME.finditer(reason):
@@ -540,16 +801,23 @@ def make_plan(
         from . import index  # only here: a closed manifest never asks the index
 
         # an exact pin needs only its own release's files (its date, its wheels)
+        # constraints count too: a release the record locks dates the record
+        locked = [*pins, *(c for c in recorded.constraints if c.version)]
         files = index.release_files(
-            [p.name for p in pins if p.specifier],
+            [p.name for p in locked if p.specifier],
             url=recorded.index.index_url,
-            only={p.name: p.version for p in pins if p.version},
+            only={p.name: p.version or "" for p in locked if p.version},
         )
         if files is None and pins:
             resolver.warnings.append(
                 "the package index could not be read; resolving without release dates"
             )
+    needed = model_needs(hints, recorded.model.loader)
     interp, python_version, python_source = resolver.choose_python(pins, python, files)
+    if python is None and interp is not None and files is not None:
+        interp, python_version, python_source = resolver.nearest_python_with_wheels(
+            pins, needed, files, interp, python_source
+        )
     pins = resolver.drop_uninstallable(pins, python_version)
     exclude = ""
     if closed or not resolve:
@@ -565,14 +833,19 @@ def make_plan(
             for p in pins
         ]
     else:
-        exclude = resolver.exclude_newer(pins, files)
-        packages = resolver.compile_for_model(
-            pins,
-            model_needs(hints, recorded.model.loader),
-            python_version,
-            exclude,
-            interp.path if interp else None,
+        exclude = resolver.exclude_newer(
+            [*pins, *(c for c in recorded.constraints if c.version)], files
         )
+        packages, exclude = resolver.compile_for_model(
+            pins, needed, python_version, exclude, interp.path if interp else None, files=files
+        )
+        seeded = next((p for p in packages if p.name == SEED), None)
+        if seeded is not None and not any(p.name == SEED for p in pins):
+            when = f"resolved as of {exclude}" if exclude else "the newest with pkg_resources"
+            resolver.warnings.append(
+                f"setuptools {seeded.version} seeded ({when}): libraries of that time import "
+                "pkg_resources, which every conda env had and a bare venv lacks"
+            )
         gone = {d.pin.name for d in resolver.dropped}
         unpinned = [p.name for p in pins if not p.specifier and not p.url and p.name not in gone]
         if unpinned and exclude:
@@ -591,9 +864,10 @@ def make_plan(
         python_source=python_source,
         interpreter=interp,
         packages=tuple(packages),
-        index=recorded.index,
+        index=resolver.index,
         exclude_newer=exclude,
         warnings=tuple(resolver.warnings),
         dropped=tuple(resolver.dropped),
         conflicts=tuple(resolver.conflicts),
+        dependency_metadata=tuple(resolver.metadata),
     )

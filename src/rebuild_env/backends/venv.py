@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from .. import _subprocess, uv_output
+from .. import _subprocess, legacy_metadata, uv_output
 from ..errors import BuildError
 from ..interpreters import uv_binary
 from ..plan import Plan
@@ -19,6 +19,8 @@ from ..spec import requirements_txt
 from .base import Environment, env_python
 
 NAME = "venv"
+UV_CONFIG = "uv.toml"
+"""Written beside requirements.txt when the plan restates a release's metadata to uv."""
 INSTALL_TIMEOUT_S = 1800.0
 CREATE_TIMEOUT_S = 300.0
 
@@ -62,8 +64,14 @@ class VenvBackend:
     name = NAME
 
     def write_specs(self, plan: Plan, out: Path, *, built: Path | None = None) -> tuple[Path, ...]:
-        """``requirements.txt`` (cheap to write, so ``built`` is not needed)."""
-        return (requirements_txt.write(plan, out),)
+        """``requirements.txt`` (cheap to write, so ``built`` is not needed), and ``uv.toml``
+        when a release's metadata must be restated to uv (``uv pip install --config-file``)."""
+        written = [requirements_txt.write(plan, out)]
+        if plan.dependency_metadata:
+            config = out / UV_CONFIG
+            config.write_text(legacy_metadata.uv_config(plan.dependency_metadata))
+            written.append(config)
+        return tuple(written)
 
     def build(self, plan: Plan, prefix: Path, specs: tuple[Path, ...]) -> Environment:
         """Create the venv at ``prefix`` and install the plan into it."""
@@ -72,12 +80,15 @@ class VenvBackend:
         requirements = next(p for p in specs if p.name == requirements_txt.FILENAME)
         uv = uv_binary()
         if uv is not None:
-            self._build_with_uv(uv, plan, prefix, requirements)
+            config = next((p for p in specs if p.name == UV_CONFIG), None)
+            self._build_with_uv(uv, plan, prefix, requirements, config)
         else:
             self._build_with_pip(plan, prefix, requirements)
         return Environment(prefix=prefix, python=env_python(prefix), backend=NAME)
 
-    def _build_with_uv(self, uv: str, plan: Plan, prefix: Path, requirements: Path) -> None:
+    def _build_with_uv(
+        self, uv: str, plan: Plan, prefix: Path, requirements: Path, config: Path | None
+    ) -> None:
         assert plan.interpreter is not None
         env = _subprocess.clean_env({"UV_NO_PROGRESS": "1"})
         create_venv(plan.interpreter.path, prefix, env, uv=uv)
@@ -93,6 +104,8 @@ class VenvBackend:
         ]
         if plan.exclude_newer:
             args += ["--exclude-newer", plan.exclude_newer]
+        if config is not None:
+            args += ["--config-file", config]
         self._install(args, env)
 
     def _build_with_pip(self, plan: Plan, prefix: Path, requirements: Path) -> None:

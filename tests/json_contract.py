@@ -27,6 +27,7 @@ REBUILD_KEYS = {
     "warnings",
     "exclude_newer",
     "prefix",
+    "activate",
     "reused_env",
     "spec_files",
     "scan",

@@ -45,6 +45,14 @@ _NOISY_NAMES = frozenset({"UV_PYTHON", "UV_SYSTEM_PYTHON", "UV_PROJECT_ENVIRONME
 
 _ACTIVE: set[subprocess.Popen[str]] = set()
 _ACTIVE_LOCK = threading.Lock()
+OutputHook = Callable[[str, tuple[str, ...], str], None]
+"""Called with (what, argv, output) as each command ends: ``-v`` shows installers' output."""
+_HOOKS: list[OutputHook] = []
+
+
+def on_output(hook: OutputHook) -> None:
+    """Have ``hook`` see every finished command's output (the CLI's ``-v``)."""
+    _HOOKS.append(hook)
 
 
 @dataclass(frozen=True)
@@ -207,6 +215,8 @@ def finish(
         with _ACTIVE_LOCK:
             _ACTIVE.discard(proc)
     done = Completed(argv, proc.returncode, out, err, time.perf_counter() - started)
+    for hook in _HOOKS:
+        hook(what, argv, (out or "") + (err or ""))
     if check and done.returncode != 0:
         raise BuildError(
             f"{what or Path(argv[0]).name} failed ({exit_status(done.returncode)})",

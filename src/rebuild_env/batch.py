@@ -10,7 +10,7 @@ from __future__ import annotations
 import sysconfig
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -52,7 +52,11 @@ class BatchRow:
 KEY_DISTRIBUTIONS = ("scikit-learn", "numpy", "scipy", "pandas")
 
 
-def _one(bundle: Path, options: Options) -> BatchRow:
+def _one(
+    bundle: Path, options: Options, number: int, on_start: Callable[[int, Path], None] | None
+) -> BatchRow:
+    if on_start is not None:
+        on_start(number, bundle)
     started = time.perf_counter()
     try:
         report = rebuild(bundle, replace(options, seconds={}))
@@ -83,21 +87,25 @@ def verify_all(
     *,
     jobs: int = 1,
     on_done: Callable[[BatchRow], None] | None = None,
+    on_start: Callable[[int, Path], None] | None = None,
 ) -> list[BatchRow]:
-    """Rebuild and verify every bundle; rows in the order given."""
+    """Rebuild and verify every bundle; rows in the order given.
+
+    ``on_start(n, bundle)`` is called as the n-th bundle (from 1) starts, ``on_done(row)``
+    as each finishes, in the order they finish (a slow bundle holds back no other's line).
+    """
     # sysconfig fills its config variables lazily and not thread-safely: a second thread
     # can read the half-filled dict (``get_config_var("EXE")`` -> None, which uv's
     # ``find_uv_bin`` then adds to a str). Fill it here, before any worker starts.
     sysconfig.get_config_vars()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = [pool.submit(_one, b, options) for b in bundles]
-        rows = []
-        for future in futures:
-            row = future.result()
+        futures = [
+            pool.submit(_one, b, options, n, on_start) for n, b in enumerate(bundles, start=1)
+        ]
+        for future in as_completed(futures):
             if on_done is not None:
-                on_done(row)
-            rows.append(row)
-    return rows
+                on_done(future.result())
+        return [future.result() for future in futures]
 
 
 def batch_exit_code(rows: Sequence[BatchRow]) -> ExitCode:

@@ -18,7 +18,21 @@ from . import __version__
 from .errors import ExitCode, RebuildEnvError, UsageError
 from .help_examples import add_examples
 
-COMMANDS = ("rebuild", "plan", "inspect", "save", "cache", "verify", "pack", "compare")
+COMMANDS = (
+    "rebuild",
+    "plan",
+    "inspect",
+    "save",
+    "cache",
+    "verify",
+    "pack",
+    "compare",
+    "run",
+    "shell",
+)
+COMMAND_SEPARATOR = "--"
+LEGACY_OUT_NAME = "rebuild-env-out"
+"""Where earlier versions put spec files (in the cwd): such folders are no bundles either."""
 EXIT_CODES_HELP = """exit codes:
   0  verified (identical predictions, or the highest level the bundle allows)
   1  internal error (a bug: please report it, with --debug output)
@@ -52,10 +66,24 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     parser.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    parser.add_argument(
+        "-v", "--verbose", action="store_true", help="show the installer's own output on stderr"
+    )
 
 
 def _backend_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--backend", choices=("venv", "conda"), default="venv")
+    parser.add_argument(
+        "--backend",
+        choices=("venv", "conda"),
+        default="venv",
+        help="venv: a virtualenv of a local (or downloaded) Python, packages by uv; conda: a "
+        "conda prefix solved by py-rattler (default: venv)",
+    )
+    parser.add_argument(
+        "--no-python-downloads",
+        action="store_true",
+        help="never download a Python the machine lacks (also: UV_PYTHON_DOWNLOADS=never)",
+    )
     parser.add_argument(
         "-c",
         "--channel",
@@ -105,7 +133,9 @@ def _bundle_args(parser: argparse.ArgumentParser) -> None:
     _backend_args(parser)
     parser.add_argument("--python", help="Python version (3.8) or interpreter path to use")
     parser.add_argument(
-        "--out", type=Path, help="where spec files go (default: ./rebuild-env-out/BUNDLE)"
+        "--out",
+        type=Path,
+        help="where spec files go (default: beside the env in the cache; the report says where)",
     )
     parser.add_argument("--format", help="force a bundle format (default: detected)")
     parser.add_argument("--model", type=Path, help="the model file, when the bundle has several")
@@ -219,6 +249,19 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("--jobs", "-j", type=int, default=1, help="bundles verified at once")
     verify.add_argument("--timeout", type=float, default=600.0, help="seconds each probe may take")
     verify.add_argument("--trust", action="store_true", help="load models the scan refuses")
+    verify.add_argument(
+        "--allow-module",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="allow globals from this module in the model files (repeatable)",
+    )
+    verify.add_argument(
+        "--report",
+        type=Path,
+        metavar="FILE",
+        help="also write a report for people: FILE.html (one self-contained page) or FILE.md",
+    )
     _code_args(verify)
     verify.add_argument("--prefer-recorded", action="store_true")
     verify.add_argument(
@@ -259,6 +302,18 @@ def build_parser() -> argparse.ArgumentParser:
     _sandbox_arg(compare)
     _common(compare)
 
+    run = sub.add_parser(
+        "run",
+        help="rebuild (through the cache) and run a command in the env: run BUNDLE -- CMD ARGS",
+    )
+    _bundle_args(run)
+    _sandbox_arg(run)
+    _common(run)
+    shell = sub.add_parser("shell", help="rebuild (through the cache) and open a shell in the env")
+    _bundle_args(shell)
+    _sandbox_arg(shell)
+    _common(shell)
+
     pack = sub.add_parser(
         "pack", help="store every artifact the plan installs in the bundle (for --offline)"
     )
@@ -293,17 +348,44 @@ def _normalise(argv: Sequence[str]) -> list[str]:
     return args
 
 
+def _show_output(what: str, argv: tuple[str, ...], output: str) -> None:
+    """``-v``: an installer's (or any command's) own output, as it ends."""
+    if output.strip():
+        name = what or Path(argv[0]).name
+        print(f"--- {name}: {' '.join(argv[:4])} ...\n{output.rstrip()}", file=sys.stderr)
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _clock(seconds: float) -> str:
+    """``0:07``, ``12:30``: elapsed time as people read it."""
+    minutes, rest = divmod(int(seconds), 60)
+    return f"{minutes}:{rest:02d}"
+
+
+class _Line:
+    """The spinner's text, read again at each refresh so that the elapsed time moves."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+        self.text = ""
+
+    def __rich__(self) -> str:
+        return f"[{_clock(time.monotonic() - self.started)}] {self.text}"
+
+
 class _Progress:
-    """One line per stage on stderr (a spinner on a terminal); silent when asked."""
+    """One line per stage on stderr, with the elapsed time (a spinner on a terminal);
+    silent when asked. Stages may carry what they are at: ``build: numpy==1.26.4``."""
 
     def __init__(self, enabled: bool) -> None:
         self.enabled = enabled
         self.tty = sys.stderr.isatty()
+        self.started = time.monotonic()
         self._status: Any = None
+        self._line = _Line(self.started)
 
     def __call__(self, stage: str, event: str) -> None:
         if not self.enabled:
@@ -312,13 +394,15 @@ class _Progress:
             if self._status is None:
                 from rich.console import Console
 
-                self._status = Console(stderr=True).status("")
+                self._status = Console(stderr=True).status(self._line)
                 self._status.start()
             if event == "start":
-                self._status.update(f"{stage}…")
+                self._line.text = f"{stage}…"
+                self._status.update(self._line)
             return
         if event == "start":
-            print(f"rebuild-env: {stage}", file=sys.stderr, flush=True)
+            elapsed = _clock(time.monotonic() - self.started)
+            print(f"rebuild-env: [{elapsed}] {stage}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self._status is not None:
@@ -364,6 +448,8 @@ def _run(
         return _verify(args)
     if args.command == "compare":
         return _compare(args, progress)
+    if args.command in ("run", "shell"):
+        return _enter(args, progress)
     warm = _early_warm_probe(args)
     from .rebuild import Options, rebuild
 
@@ -407,6 +493,34 @@ def _run(
     return report.exit_code, report.render_text(), doc
 
 
+def _enter(args: argparse.Namespace, progress: _Progress) -> tuple[ExitCode, str, dict[str, Any]]:
+    """``run`` / ``shell``: the env through the cache, then the command replaces this process
+    (its exit code, signals and terminal are the user's, as with ``uv run``)."""
+    from .enter import activated, resolve_command, user_shell
+    from .rebuild import rebuild
+
+    report = rebuild(
+        args.bundle, _options(args, out=args.out, sandbox=not args.no_sandbox), progress
+    )
+    progress.close()
+    if report.prefix is None:
+        raise UsageError("no environment was kept", hint="rebuild without --no-cache")
+    if report.exit_code not in (ExitCode.OK, ExitCode.VERSION_WARNING, ExitCode.LOADS_ONLY):
+        print(f"rebuild-env: warning: {report.headline()}", file=sys.stderr)
+    env = activated(report.plan.backend, report.prefix)
+    command = list(args.command_line) if args.command == "run" else [user_shell(env)]
+    executable = resolve_command(command, env)
+    if args.command == "shell" and not args.quiet:
+        print(
+            f"rebuild-env: {report.activate} (in {command[0]}; `exit` leaves it)",
+            file=sys.stderr,
+        )
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execve(executable, command, env)
+    raise AssertionError("unreachable: execve returned")  # pragma: no cover
+
+
 def _pack(args: argparse.Namespace, progress: _Progress) -> tuple[ExitCode, str, dict[str, Any]]:
     from .pack.packing import pack_bundle
 
@@ -434,6 +548,7 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
         backend=args.backend,
         timeout=args.timeout,
         trust=args.trust,
+        allow_modules=tuple(args.allow_module),
         trust_code=args.trust_code,
         code_paths=tuple(args.code_path),
         prefer_recorded=args.prefer_recorded,
@@ -443,11 +558,44 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
         sandbox=not args.no_sandbox,
     )
 
-    def say(row: Any) -> None:
-        if not (args.quiet or args.json):
-            print(f"rebuild-env: {row.bundle}: {row.summary}", file=sys.stderr, flush=True)
+    if args.report is not None:
+        from .registry_report import FORMATS
 
-    rows = verify_all(args.bundles, options, jobs=args.jobs, on_done=say)
+        if args.report.suffix.lower() not in FORMATS:
+            raise UsageError(
+                f"cannot tell the report format from {args.report.name!r}",
+                hint="name it FILE.html or FILE.md",
+            )
+    bundles, skipped = _own_output_folders(args.bundles)
+    loud = not (args.quiet or args.json)
+    started = time.monotonic()
+    done = 0
+
+    def say(row: Any) -> None:
+        nonlocal done
+        done += 1
+        if loud:
+            elapsed = _clock(time.monotonic() - started)
+            print(
+                f"rebuild-env: [{elapsed}] {done} of {len(bundles)} {row.bundle}: {row.summary}"
+                f" ({row.seconds:.1f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    def begin(index: int, bundle: Path) -> None:
+        if loud:
+            elapsed = _clock(time.monotonic() - started)
+            print(
+                f"rebuild-env: [{elapsed}] {index} of {len(bundles)} {bundle}: started",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    if loud:
+        for folder in skipped:
+            print(f"rebuild-env: skipped {folder}: spec files rebuild-env wrote", file=sys.stderr)
+    rows = verify_all(bundles, options, jobs=args.jobs, on_done=say, on_start=begin)
     if args.debug:  # a bundle's bug became its row; --debug still shows where it happened
         import traceback
 
@@ -462,6 +610,11 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
         table.append((str(r.bundle), r.status, r.python, versions, f"{r.seconds:.1f}s"))
     lines = _columns(table)
     lines.append(f"{passed}/{len(rows)} verified")
+    if args.report is not None:
+        from .registry_report import write_report
+
+        written = write_report(rows, args.report)
+        lines.append(f"report written to {written}")
     doc = {
         "schema_version": 1,
         "command": "verify",
@@ -471,6 +624,24 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
         "bundles": [r.to_json() for r in rows],
     }
     return code, "\n".join(lines), doc
+
+
+def _own_output_folders(bundles: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+    """The bundles to verify, and the folders of spec files rebuild-env wrote itself
+    (``verify */`` in a folder where ``--out`` put them): those are no bundles."""
+    from .rebuild import OUT_MARKER
+
+    kept: list[Path] = []
+    skipped: list[Path] = []
+    for bundle in bundles:
+        own = (bundle / OUT_MARKER).is_file() or bundle.resolve().name == LEGACY_OUT_NAME
+        (skipped if own else kept).append(bundle)
+    if not kept:
+        raise UsageError(
+            "every folder given holds spec files rebuild-env wrote, not a bundle",
+            hint="pass bundle folders or model files",
+        )
+    return kept, skipped
 
 
 def _compare(args: argparse.Namespace, progress: _Progress) -> tuple[ExitCode, str, dict[str, Any]]:
@@ -630,10 +801,24 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
-    args = parser.parse_args(_normalise(sys.argv[1:] if argv is None else argv))
+    given = list(sys.argv[1:] if argv is None else argv)
+    command_line: list[str] = []
+    if given and given[0] == "run" and COMMAND_SEPARATOR in given:
+        split = given.index(COMMAND_SEPARATOR)
+        given, command_line = given[:split], given[split + 1 :]
+    args = parser.parse_args(_normalise(given))
+    args.command_line = command_line
     if args.command is None:
         parser.print_help()
         return int(ExitCode.BAD_INPUT)
+    if getattr(args, "no_python_downloads", False):
+        from .interpreters import DOWNLOADS_VARIABLE
+
+        os.environ[DOWNLOADS_VARIABLE] = "never"  # uv's own switch: uv obeys it too
+    if getattr(args, "verbose", False):
+        from . import _subprocess
+
+        _subprocess.on_output(_show_output)
     signal.signal(signal.SIGTERM, _on_sigterm)
     progress = _Progress(enabled=not (args.quiet or args.json))
     try:

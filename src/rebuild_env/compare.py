@@ -24,10 +24,10 @@ from .candidate import Upgrade, candidate_plan, check_upgrades
 from .compare_verdict import OutputRun, ReferenceFailed, Side, Verdict, check_reference, judge
 from .plan import Plan
 from .rebuild import (
-    DEFAULT_OUT,
     Options,
     Scanned,
     backend_for,
+    default_out,
     ensure_env,
     plan_bundle,
     remember_warm_probe,
@@ -176,7 +176,7 @@ class Session:
         return f"compare {' '.join(asked)} --python {self.options.python or ''}"
 
     def _start(self, options: CompareOptions, progress: Progress) -> None:
-        self.out = options.rebuild.out or DEFAULT_OUT / self.plan.recorded.bundle_dir.resolve().name
+        self.out = options.rebuild.out or default_out(self.plan)
         names = {p.name for p in self.plan.packages} | {u.name for u in options.upgrades}
         self.files = index.release_files(sorted(names), url=self.plan.index.index_url)
         check_upgrades(self.plan, options.upgrades, self.files)

@@ -13,7 +13,7 @@ import os
 import re
 import shutil
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from packaging.version import InvalidVersion, Version
@@ -24,6 +24,10 @@ from .locations import cache_dir
 from .plan import Interpreter
 
 QUERY_TIMEOUT_S = 20.0
+DOWNLOAD_TIMEOUT_S = 900.0
+DOWNLOADS_VARIABLE = "UV_PYTHON_DOWNLOADS"
+"""uv's own switch (``never`` forbids downloads); ``--no-python-downloads`` sets it."""
+_DOWNLOADS_OFF = frozenset({"never", "manual"})
 _QUERY = (
     "import json, platform, sys; "
     "print(json.dumps([platform.python_implementation().lower(), "
@@ -259,15 +263,7 @@ def find(version: str, *, source: str) -> tuple[Interpreter, list[str]]:
         matches.append(interp)
     matches.sort(key=lambda i: Version(i.version), reverse=True)
     if not matches:
-        hint = (
-            f"install Python {minor} (e.g. `uv python install {minor}` where downloads are "
-            f"allowed, or `pyenv install {minor}`), or pass --python PATH"
-        )
-        raise InterpreterNotFound(
-            f"no Python {minor} interpreter found (recorded by {source}; searched PATH, "
-            "pyenv, uv-managed Pythons and conda environments)",
-            hint=hint,
-        )
+        return _download(version, minor, source)
     exact = [i for i in matches if Version(i.version) == wanted]
     if exact or len(wanted.release) < 3:
         return (exact or matches)[0], []
@@ -276,3 +272,57 @@ def find(version: str, *, source: str) -> tuple[Interpreter, list[str]]:
         f"Python {version} recorded by {source} is not installed; using {chosen.version} "
         f"({chosen.found_by}: {chosen.path})"
     ]
+
+
+def downloads_allowed() -> bool:
+    """uv's default: download a missing Python unless ``UV_PYTHON_DOWNLOADS`` says not to."""
+    return os.environ.get(DOWNLOADS_VARIABLE, "automatic").strip().lower() not in _DOWNLOADS_OFF
+
+
+def _not_found(minor: str, source: str, why: str) -> InterpreterNotFound:
+    hint = (
+        f"install Python {minor} (`uv python install {minor}`, or `pyenv install {minor}`), "
+        "or pass --python PATH"
+    )
+    return InterpreterNotFound(
+        f"no Python {minor} interpreter found (recorded by {source}; searched PATH, "
+        f"pyenv, uv-managed Pythons and conda environments){why}",
+        hint=hint,
+    )
+
+
+def _download(version: str, minor: str, source: str) -> tuple[Interpreter, list[str]]:
+    """No local interpreter fits: have uv download one, as ``uv venv --python`` would.
+
+    The exact recorded release is asked for first, then the newest of its minor. uv's
+    own settings decide where from (``UV_PYTHON_DOWNLOADS_JSON_URL``, mirrors) and where
+    to (``UV_PYTHON_INSTALL_DIR``); ``--no-bin`` keeps it out of the user's ``~/.local/bin``.
+    """
+    uv = uv_binary()
+    if not downloads_allowed():
+        raise _not_found(minor, source, f"; downloads are off ({DOWNLOADS_VARIABLE}=never)")
+    if uv is None:
+        raise _not_found(minor, source, "; uv, which would download one, is not installed")
+    failures: list[str] = []
+    for request in dict.fromkeys((version, minor)):
+        done = _subprocess.run(
+            [uv, "python", "install", "--no-bin", request],
+            env=_subprocess.clean_env({"UV_NO_PROGRESS": "1"}),
+            timeout=DOWNLOAD_TIMEOUT_S,
+            check=False,
+            what="uv python install",
+        )
+        if done.returncode != 0:
+            failures.append(_subprocess.tail(done.stderr or done.stdout, 1))
+            continue
+        found = available(minor=minor)
+        exact = [i for i in found if i.version == version]
+        if exact or found:
+            chosen = replace((exact or found)[0], found_by="downloaded by uv")
+            note = (
+                f"Python {minor} was not on this machine: downloaded {chosen.version} with "
+                f"`uv python install` ({chosen.path}); --no-python-downloads forbids it"
+            )
+            return chosen, [note]
+    why = f"; `uv python install {minor}` failed: {failures[-1]}" if failures else ""
+    raise _not_found(minor, source, why)

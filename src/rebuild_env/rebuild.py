@@ -39,7 +39,8 @@ from .verify.runner import (
     run_probe,
 )
 
-DEFAULT_OUT = Path("rebuild-env-out")
+OUT_MARKER = ".rebuild-env-out"
+"""Left in every folder of spec files, so that ``verify DIR/*`` knows it is no bundle."""
 Progress = Callable[[str, str], None]
 """Called with (stage, event): event is ``start`` or ``done``."""
 
@@ -179,6 +180,12 @@ def default_prefix(plan: Plan, channels: Sequence[str] = ()) -> Path:
     return cache_dir() / "envs" / f"{plan.backend}-{plan_key(plan, channels)[:16]}"
 
 
+def default_out(plan: Plan, channels: Sequence[str] = ()) -> Path:
+    """Where spec files go without ``--out``: beside the env in the cache, never the cwd
+    (a ``./rebuild-env-out`` in whatever folder the user stood in was litter)."""
+    return cache_dir() / "specs" / default_prefix(plan, channels).name
+
+
 def _channels(backend: Backend) -> tuple[str, ...]:
     return tuple(getattr(backend, "channels", ()))
 
@@ -248,7 +255,7 @@ def _rebuild(
     seconds = options.seconds
     backend = backend_for(options)
     plan, scanned = plan_bundle(bundle, options, progress)
-    out = options.out or DEFAULT_OUT / plan.recorded.bundle_dir.resolve().name
+    out = options.out or default_out(plan, _channels(backend))
     if options.dry_run:
         specs = _write(plan, scanned, backend, out, options, progress=progress)
         extra = tuple(getattr(backend, "last_warnings", ()))
@@ -321,6 +328,7 @@ def _write(
     """The spec files (and the Dockerfile when asked)."""
     with _stage("write", progress, options.seconds):
         specs = backend.write_specs(plan, out, built=built)
+        (out / OUT_MARKER).write_text("spec files written by rebuild-env\n", encoding="utf-8")
         if options.dockerfile_dir is not None:
             from .spec import dockerfile
 

@@ -107,6 +107,13 @@ class Report:
                 out += [f"sandbox: {w}" for w in self.probe.sandbox.shortfalls()]
         return out
 
+    @property
+    def activate(self) -> str | None:
+        """The shell line that steps into the built env (``None``: none was kept)."""
+        if self.prefix is None or self.status == "planned":
+            return None
+        return activate_command(self.plan.backend, self.prefix)
+
     def scan_line(self) -> str | None:
         """Which allow-list profiles admitted the model file's globals (``None``: not scanned)."""
         allowed_by = (self.scan or {}).get("allowed_by")
@@ -158,6 +165,7 @@ class Report:
             "warnings": self.all_warnings(),
             "exclude_newer": plan.exclude_newer or None,
             "prefix": str(self.prefix) if self.prefix else None,
+            "activate": self.activate,
             "reused_env": self.reused_env,
             "spec_files": [str(p) for p in self.spec_files],
             "scan": self.scan,
@@ -213,6 +221,8 @@ class Report:
             + (f" -> {self.prefix}" if self.prefix else "")
             + (" (reused)" if self.reused_env else ""),
         ]
+        if self.activate:
+            lines.append(f"activate {self.activate}")
         lines += [f"code     {_code_line(m)}" for m in self.local_code]
         lines.append(f"packages {len(plan.packages)}")
         lines += [f"  {p.name:<28} {p.version or p.url:<14} {p.source}" for p in plan.packages]
@@ -271,6 +281,7 @@ class Report:
                 f" ({plan.python_source}), {len(plan.packages)} packages",
                 f"[bold]env[/bold]      {self.prefix or '-'}"
                 + (" (reused)" if self.reused_env else ""),
+                *([f"[bold]activate[/bold] {self.activate}"] if self.activate else []),
                 f"[bold]specs[/bold]    {', '.join(str(p) for p in self.spec_files) or '-'}",
                 *code,
                 *([f"[bold]scan[/bold]     {self.scan_line()}"] if self.scan_line() else []),
@@ -279,6 +290,13 @@ class Report:
             ]
         )
         return Group(table, *warnings, Panel(summary, border_style=colour, expand=False))
+
+
+def activate_command(backend: str, prefix: Path) -> str:
+    """``source PREFIX/bin/activate`` for a venv, ``conda activate PREFIX`` for conda."""
+    if backend == "conda":
+        return f"conda activate {prefix}"
+    return f"source {prefix / 'bin' / 'activate'}"
 
 
 def _code_line(module: LocalModule) -> str:

@@ -12,7 +12,7 @@ import dataclasses
 import json
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -87,6 +87,9 @@ class ProbeResult:
     """What each requested output run gave (``compare``): name, status, error, shape, dtype."""
     sandbox: SandboxInfo | None = None
     """The OS sandbox the probe ran in (``None``: not recorded, e.g. an older stored result)."""
+    numeric_context: dict[str, Any] | None = None
+    """The BLAS libraries, CPU and variables the outputs were computed with, when asked for
+    (see ``numeric_context.py``)."""
 
     @property
     def version_warnings(self) -> tuple[str, ...]:
@@ -186,13 +189,21 @@ class WarmProbe:
 
     It is sandboxed from its start, in the folder it will be given its request in."""
 
-    def __init__(self, python: Path, modules: Sequence[str], *, sandbox: bool = True) -> None:
+    def __init__(
+        self,
+        python: Path,
+        modules: Sequence[str],
+        *,
+        sandbox: bool = True,
+        blas_env: Mapping[str, str] | None = None,
+    ) -> None:
         self.python = python
+        self.blas_env = dict(blas_env or {})
         self.folder = _ProbeFolder.create(sandbox)
         self.tmp = self.folder.root
         self.proc = _subprocess.start(
             self.folder.command([python, "-I", PROBE, "--warm", json.dumps(list(modules))]),
-            env=_probe_env(),
+            env=_probe_env(self.blas_env),
             cwd=self.folder.out,
             what="probe",
             stdin=True,
@@ -209,8 +220,10 @@ class WarmProbe:
         self.folder.remove()
 
 
-def _probe_env() -> dict[str, str]:
-    return _subprocess.clean_env({"PYTHONFAULTHANDLER": "1"})
+def _probe_env(blas_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The probe's environment; ``blas_env`` pins a BLAS kernel and thread count
+    (``OPENBLAS_CORETYPE``...), read by the library when it loads, so set before start."""
+    return _subprocess.clean_env({"PYTHONFAULTHANDLER": "1", **(blas_env or {})})
 
 
 def _outputs_inside(
@@ -237,21 +250,26 @@ def run_probe(
     timeout: float = DEFAULT_TIMEOUT_S,
     warm: WarmProbe | None = None,
     sandbox: bool = True,
+    blas_env: Mapping[str, str] | None = None,
 ) -> ProbeResult:
     """Run the probe in isolated mode, in the OS sandbox unless ``sandbox`` is false, and
     parse its result file.
 
-    ``warm``, when it runs ``python`` with the same sandbox setting, is handed the request
-    instead of starting anew.
+    ``warm``, when it runs ``python`` with the same sandbox setting and ``blas_env``, is
+    handed the request instead of starting anew. ``blas_env``: variables that pin the BLAS
+    kernel and thread count for the probe (``OPENBLAS_CORETYPE=Sandybridge``...).
     """
     if warm is not None and (
-        warm.python != python or warm.sandboxed != sandbox or warm.proc.poll() is not None
+        warm.python != python
+        or warm.sandboxed != sandbox
+        or warm.blas_env != dict(blas_env or {})
+        or warm.proc.poll() is not None
     ):
         warm.discard()
         warm = None
     folder = warm.folder if warm is not None else _ProbeFolder.create(sandbox)
     try:
-        return _run_in(folder, python, request, timeout=timeout, warm=warm)
+        return _run_in(folder, python, request, timeout=timeout, warm=warm, blas_env=blas_env)
     finally:
         if warm is not None:
             warm.discard()
@@ -265,6 +283,7 @@ def _run_in(
     *,
     timeout: float,
     warm: WarmProbe | None,
+    blas_env: Mapping[str, str] | None = None,
 ) -> ProbeResult:
     request_file = folder.root / REQUEST_FILE
     result_file = folder.out / RESULT_FILE
@@ -279,7 +298,7 @@ def _run_in(
         else:
             done = _subprocess.run(
                 folder.command([python, "-I", PROBE, request_file, result_file]),
-                env=_probe_env(),
+                env=_probe_env(blas_env),
                 cwd=folder.out,
                 timeout=timeout,
                 check=False,
@@ -351,4 +370,7 @@ def _parse(data: dict[str, Any], seconds: float, sandbox: SandboxInfo | None) ->
         seconds=seconds,
         outputs=tuple(o for o in data.get("outputs") or () if isinstance(o, dict)),
         sandbox=sandbox,
+        numeric_context=data.get("numeric_context")
+        if isinstance(data.get("numeric_context"), dict)
+        else None,
     )

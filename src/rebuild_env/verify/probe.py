@@ -463,12 +463,103 @@ def _column(rng, dtype, rows):
     return np.array(["a", "b", "c"], dtype=object)[rng.randint(0, 3, size=rows)]
 
 
+class GeneratedInputNote(UserWarning):
+    """What a generated input was built from, when the probe had to choose (the host shows
+    it beside the verdict)."""
+
+
+def _first_step(model, depth=0):
+    """The estimator that reads the model's input: a pipeline's first step, recursively."""
+    steps = getattr(model, "steps", None)
+    if depth < 6 and isinstance(steps, list) and steps:
+        step = steps[0]
+        if isinstance(step, tuple) and len(step) > 1 and not isinstance(step[1], str):
+            return _first_step(step[1], depth + 1)
+    return model
+
+
+def _dict_rows(vectorizer, rng, rows):
+    """Rows of dicts for a DictVectorizer: its vocabulary's ``key=value`` features become
+    categorical keys (a known value each row), the others numeric."""
+    vocabulary = _quietly(vectorizer, "vocabulary_")
+    if not isinstance(vocabulary, dict) or not vocabulary:
+        return None
+    separator = getattr(vectorizer, "separator", "=")
+    numeric, categorical = [], {}
+    for name in sorted(vocabulary, key=vocabulary.get):
+        name = str(name)
+        if separator in name:
+            key, value = name.split(separator, 1)
+            categorical.setdefault(key, []).append(value)
+        else:
+            numeric.append(name)
+    out = []
+    for _ in range(rows):
+        row = dict((name, float(rng.normal())) for name in numeric)
+        for key, values in categorical.items():
+            row[key] = values[rng.randint(0, len(values))]
+        out.append(row)
+    return out
+
+
+def _booster_input(model, rng, rows):
+    """A raw gradient-boosting Booster's input from its own feature count: a DMatrix for
+    xgboost, an array for LightGBM."""
+    module = type(model).__module__.split(".")[0]
+    if type(model).__name__ != "Booster" or module not in ("xgboost", "lightgbm"):
+        return None
+    if module == "lightgbm":
+        return rng.normal(size=(rows, int(model.num_feature())))
+    import xgboost
+
+    n = int(model.num_features())
+    names = getattr(model, "feature_names", None)
+    return xgboost.DMatrix(rng.normal(size=(rows, n)), feature_names=names or None)
+
+
+def _special_input(model, rng, rows):
+    """Inputs that are not a table: dicts for a DictVectorizer, a Booster's own matrix."""
+    booster = _booster_input(model, rng, rows)
+    if booster is not None:
+        return booster
+    first = _first_step(model)
+    if type(first).__name__ == "DictVectorizer":
+        return _dict_rows(first, rng, rows)
+    return None
+
+
+def _schema_width(schema):
+    columns = schema.get("columns")
+    if columns:
+        return len(columns)
+    tensor = schema.get("tensor")
+    if tensor and len(tensor.get("shape") or ()) == 2:
+        return int(tensor["shape"][1])
+    return None
+
+
 def generate_input(model, schema=None, rows=GENERATED_ROWS):
-    """An input of the right shape and dtypes: from the recorded schema, else the model."""
+    """An input of the right shape and dtypes: from the recorded schema, else the model.
+
+    When the recorded schema and the model disagree on the number of features (an MLflow
+    signature of 10 columns for ``n_features_in_ = 8``), the model's own description wins
+    and a GeneratedInputNote says so.
+    """
     import numpy as np
 
     rng = np.random.RandomState(GENERATED_SEED)
+    special = _special_input(model, rng, rows)
+    if special is not None:
+        return special
     schema = schema or {}
+    width, own = _schema_width(schema), n_features(model)
+    if width and own and width != own:
+        warnings.warn(
+            "the input was generated from the model's own description (%d features): the "
+            "recorded signature has %d columns" % (own, width),
+            GeneratedInputNote,
+        )
+        schema = {}
     columns = schema.get("columns")
     if columns:
         import pandas as pd
@@ -672,6 +763,9 @@ def _predict(model, request, result):
         if request.get("input"):
             sample = load_input(request["input"])
             result["input"] = "recorded"
+        elif _members(model) is not None:
+            _predict_members(_members(model), request, result)
+            return
         else:
             result["input"] = "generated"
             sample = generate_input(model, request.get("input_schema"))
@@ -703,6 +797,53 @@ def _predict(model, request, result):
             result["level"] = "within-tolerance"
         else:
             result["level"] = "differs"
+
+
+def _members(model):
+    """``[(key, estimator)]`` of a pickled tuple, list or dict of estimators, else None."""
+    if isinstance(model, dict):
+        items = [(str(k), v) for k, v in model.items()]
+    elif isinstance(model, (list, tuple)):
+        items = [(str(i), v) for i, v in enumerate(model)]
+    else:
+        return None
+    items = [(k, v) for k, v in items if hasattr(v, "predict") or hasattr(v, "transform")]
+    return items or None
+
+
+def _predict_members(members, request, result):
+    """Each member that can predict, on an input generated for it: the whole predicts when
+    every member that could be given an input predicted."""
+    result["input"] = "generated"
+    outcomes = {}
+    for key, member in members:
+        method = getattr(member, request.get("method") or "predict", None)
+        if method is None:
+            method = getattr(member, "transform", None)
+        sample = generate_input(member)
+        if sample is None or method is None:
+            outcomes[key] = "no input"
+            continue
+        try:
+            method(sample)
+            outcomes[key] = "predicts"
+        except BaseException as exc:
+            outcomes[key] = "failed"
+            result["error"] = result["error"] or _error("predict", exc)
+    result["members"] = outcomes
+    tried = [v for v in outcomes.values() if v != "no input"]
+    warnings.warn(
+        "a %s of %d estimators: %s"
+        % (
+            "collection",
+            len(members),
+            ", ".join("%s %s" % (k, v) for k, v in sorted(outcomes.items())),
+        ),
+        GeneratedInputNote,
+    )
+    if tried and all(v == "predicts" for v in tried):
+        result["predicted"] = True
+        result["level"] = "predicts"
 
 
 def _savable(output):

@@ -103,6 +103,7 @@ class Report:
         out += list(self.warnings)
         if self.probe is not None:
             out += [f"when loading: {w.splitlines()[0]}" for w in self.probe.version_warnings]
+            out += [f"input: {m}" for c, m in self.probe.warnings if c == "GeneratedInputNote"]
             if self.probe.sandbox is not None:
                 out += [f"sandbox: {w}" for w in self.probe.sandbox.shortfalls()]
         return out

@@ -60,6 +60,7 @@ SANDBOX_KEYS = {
     "netns",
     "private_shm",
     "capabilities",
+    "unix_sockets",
     "warnings",
 }
 COMPARE_KEYS = {

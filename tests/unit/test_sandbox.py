@@ -142,8 +142,36 @@ def test_the_report_names_what_was_applied(tmp_path: Path, listener: Listener) -
     assert info.tcp == (info.landlock_abi >= 4)
     text = info.describe()
     assert text.startswith(f"landlock ABI {info.landlock_abi} (filesystem")
-    assert text.endswith("+ network namespace")
+    assert text.endswith("+ network namespace + no unix sockets")
     assert info.shortfalls() == ()
+
+
+UNIX_CLIENT = r"""
+import socket, sys
+a, b = socket.socketpair()  # multiprocessing's pipes still work
+a.send(b"x")
+assert b.recv(1) == b"x"
+client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+client.connect(sys.argv[1])
+client.send(b"escaped")
+"""
+
+
+def test_a_pathname_unix_socket_cannot_be_reached(tmp_path: Path) -> None:
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    path = tmp_path / "host.sock"
+    server.bind(str(path))
+    server.listen(1)
+    server.settimeout(ACCEPT_WAIT_S)
+    write = tmp_path / "writable"
+    write.mkdir()
+    program: list[str | Path] = [sys.executable, "-c", UNIX_CLIENT, path]
+    done = launch(program, write, tmp_path / sandbox.REPORT_FILE)
+    assert report_of(tmp_path).unix_sockets
+    assert done.returncode != 0 and "PermissionError" in done.stderr, done.stderr
+    with pytest.raises(TimeoutError):
+        server.accept()
+    server.close()
 
 
 def test_without_the_sandbox_the_same_program_can_write_and_connect(

@@ -83,6 +83,30 @@ _SCOPE_SIGNAL = 1 << 1
 _U64 = 8
 _FIRST_PRINTABLE = 0x20
 _SURROGATES = (0xD800, 0xDFFF)  # an undecodable byte of a path, kept by os as a lone surrogate
+
+# seccomp: Landlock (ABI <= 7) does not cover connecting to a pathname unix socket (a
+# docker.sock would be a way out), so socket(AF_UNIX, ...) is refused with EPERM
+# (socketpair, which multiprocessing uses, stays allowed), and io_uring, which could open
+# a socket around the filter, is refused too. <linux/seccomp.h>, <linux/filter.h>
+_PR_SET_SECCOMP = 22
+_SECCOMP_MODE_FILTER = 2
+_SECCOMP_RET_ALLOW = 0x7FFF0000
+_SECCOMP_RET_ERRNO = 0x00050000
+_EPERM = 1
+_AF_UNIX = 1
+_BPF_LD_W_ABS = 0x20
+_BPF_JEQ_K = 0x15
+_BPF_JSET_K = 0x45
+_BPF_RET_K = 0x06
+_SECCOMP_NR = 0  # offsets in struct seccomp_data
+_SECCOMP_ARCH = 4
+_SECCOMP_ARG0_LOW = 16  # little-endian: the low 32 bits of the first argument
+_SYS_IO_URING_SETUP = 425  # the same on every architecture
+# machine -> (AUDIT_ARCH_*, socket syscall number, bits that mark another syscall ABI)
+_SECCOMP_ARCHES = {
+    "x86_64": (0xC000003E, 41, 0x40000000),  # x32 syscalls set bit 30
+    "aarch64": (0xC00000B7, 198, 0),
+}
 # Files every program writes to; beneath "/" they are readable only.
 _WRITABLE_DEVICES = ("/dev/null",)
 # Named POSIX semaphores live in /dev/shm: joblib creates one when it is imported (else it
@@ -103,6 +127,7 @@ class Found:
         self.netns = False
         self.private_shm = False
         self.capabilities = False
+        self.unix_sockets = False
         self.warnings: list[str] = []
 
     def to_json(self) -> str:
@@ -151,6 +176,23 @@ class _PathBeneath(ctypes.Structure):
 
     _pack_ = 1
     _fields_ = (("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32))
+
+
+class _SockFilter(ctypes.Structure):
+    """``struct sock_filter``: one classic BPF instruction."""
+
+    _fields_ = (
+        ("code", ctypes.c_uint16),
+        ("jt", ctypes.c_uint8),
+        ("jf", ctypes.c_uint8),
+        ("k", ctypes.c_uint32),
+    )
+
+
+class _SockFprog(ctypes.Structure):
+    """``struct sock_fprog``."""
+
+    _fields_ = (("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter)))
 
 
 class _Kernel:
@@ -210,6 +252,36 @@ def _private_shm(kernel: _Kernel) -> bool:
     if not kernel.mount("none", "/", None, _MS_REC | _MS_PRIVATE):
         return False
     return kernel.mount("tmpfs", _SHARED_MEMORY, "tmpfs", _MS_NOSUID | _MS_NODEV)
+
+
+def _deny_unix_sockets(kernel: _Kernel, warnings: list[str]) -> bool:
+    """A seccomp filter: ``socket(AF_UNIX)`` and ``io_uring_setup`` fail with EPERM; so
+    does every syscall of another ABI (i386, x32), which could bypass the numbers below."""
+    found = _SECCOMP_ARCHES.get(os.uname().machine)
+    if found is None:
+        warnings.append(f"no seccomp filter for {os.uname().machine}: unix sockets stay open")
+        return False
+    arch, socket_nr, other_abi = found
+    allow, deny = 8, 9  # the indexes of the two return instructions
+    program = [
+        (_BPF_LD_W_ABS, 0, 0, _SECCOMP_ARCH),
+        (_BPF_JEQ_K, 0, deny - 2, arch),
+        (_BPF_LD_W_ABS, 0, 0, _SECCOMP_NR),
+        (_BPF_JSET_K, deny - 4, 0, other_abi),
+        (_BPF_JEQ_K, deny - 5, 0, _SYS_IO_URING_SETUP),
+        (_BPF_JEQ_K, 0, allow - 6, socket_nr),
+        (_BPF_LD_W_ABS, 0, 0, _SECCOMP_ARG0_LOW),
+        (_BPF_JEQ_K, deny - 8, allow - 8, _AF_UNIX),
+        (_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW),
+        (_BPF_RET_K, 0, 0, _SECCOMP_RET_ERRNO | _EPERM),
+    ]
+    filters = (_SockFilter * len(program))(*(_SockFilter(*op) for op in program))
+    fprog = _SockFprog(len(program), filters)
+    done = kernel.libc.prctl(_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0)
+    if int(done) != 0:
+        warnings.append(f"no seccomp filter ({kernel.error()}): unix sockets stay open")
+        return False
+    return True
 
 
 def _drop_capabilities(kernel: _Kernel) -> bool:
@@ -289,6 +361,7 @@ def confine(write: list[str]) -> Found:
     found.private_shm = _private_shm(kernel)
     found.capabilities = _drop_capabilities(kernel)
     _landlock(kernel, write, found)
+    found.unix_sockets = _deny_unix_sockets(kernel, found.warnings)
     return found
 
 

@@ -41,6 +41,8 @@ class SandboxInfo:
     """``/dev/shm`` (writable for semaphores) was a private tmpfs, not the host's."""
     capabilities: bool = False
     """The capability bounding set was emptied."""
+    unix_sockets: bool = False
+    """seccomp refused ``socket(AF_UNIX)`` (Landlock does not cover pathname sockets)."""
     warnings: tuple[str, ...] = field(default_factory=tuple)
 
     def describe(self) -> str:
@@ -53,6 +55,8 @@ class SandboxInfo:
             parts.append(f"landlock ABI {self.landlock_abi} ({', '.join(kinds) or 'nothing'})")
         if self.netns:
             parts.append("network namespace")
+        if self.unix_sockets:
+            parts.append("no unix sockets")
         if not parts:
             return "none: " + ("; ".join(self.warnings) or NO_PLATFORM)
         return " + ".join(parts)
@@ -82,6 +86,7 @@ class SandboxInfo:
             "netns": self.netns,
             "private_shm": self.private_shm,
             "capabilities": self.capabilities,
+            "unix_sockets": self.unix_sockets,
             "warnings": list(self.warnings),
         }
 
@@ -99,6 +104,7 @@ class SandboxInfo:
             netns=bool(data.get("netns")),
             private_shm=bool(data.get("private_shm")),
             capabilities=bool(data.get("capabilities")),
+            unix_sockets=bool(data.get("unix_sockets")),
             warnings=tuple(str(w) for w in data.get("warnings") or ()),
         )
 

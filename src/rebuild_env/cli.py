@@ -402,7 +402,7 @@ class _Progress:
             return
         if event == "start":
             elapsed = _clock(time.monotonic() - self.started)
-            print(f"rebuild-env: [{elapsed}] {stage}", file=sys.stderr, flush=True)
+            print(f"rebuild-env: {stage}  [{elapsed}]", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self._status is not None:

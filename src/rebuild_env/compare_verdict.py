@@ -111,7 +111,8 @@ class Verdict:
             first = next(d for d in self.diffs if not d.identical)
             return f"{text}: {first.name}: {first.text()}"
         rows = sum(d.rows for d in self.diffs)
-        return f"{text} ({len(self.diffs)} outputs, {rows} rows)"
+        outputs = f"{len(self.diffs)} output" + ("" if len(self.diffs) == 1 else "s")
+        return f"{text} ({outputs}, {rows} rows)"
 
     def to_json(self) -> dict[str, Any]:
         """The verdict as JSON."""

@@ -92,9 +92,9 @@ class Report:
         if self.verified_at:
             text += f" (verified at {self.verified_at}, reused; --reverify runs the probe again)"
         if probe is not None and probe.version_warnings:
-            text += f", with {len(probe.version_warnings)} version warning(s)"
+            text += f", with {_plural(len(probe.version_warnings), 'version warning')}"
         if self.plan.conflicts and self.status != "planned":
-            text += f"; {len(self.plan.conflicts)} version conflict(s) in the record"
+            text += f"; {_plural(len(self.plan.conflicts), 'version conflict')} in the record"
         return text
 
     def all_warnings(self) -> list[str]:
@@ -102,7 +102,8 @@ class Report:
         out = list(self.plan.warnings) + [f"conflict: {c}" for c in self.plan.conflicts]
         out += list(self.warnings)
         if self.probe is not None:
-            out += [f"when loading: {w.splitlines()[0]}" for w in self.probe.version_warnings]
+            # whole, URL included: scikit-learn puts its link on a second line
+            out += [f"when loading: {' '.join(w.split())}" for w in self.probe.version_warnings]
             out += [f"input: {m}" for c, m in self.probe.warnings if c == "GeneratedInputNote"]
             if self.probe.sandbox is not None:
                 out += [f"sandbox: {w}" for w in self.probe.sandbox.shortfalls()]
@@ -291,6 +292,11 @@ class Report:
             ]
         )
         return Group(table, *warnings, Panel(summary, border_style=colour, expand=False))
+
+
+def _plural(count: int, word: str) -> str:
+    """``1 version warning``, ``2 version warnings``."""
+    return f"{count} {word}" + ("" if count == 1 else "s")
 
 
 def activate_command(backend: str, prefix: Path) -> str:

@@ -750,7 +750,8 @@ def _cache(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
     where = "in" if args.cache_command == "list" else "removed from"
     where = "would be removed from" if dry_run else where
     total = cache.human_size(sum(e.size for e in found))
-    lines.append(f"{len(found)} environment(s), {total} {where} {cache.envs_dir()}")
+    envs = f"{len(found)} environment" + ("" if len(found) == 1 else "s")
+    lines.append(f"{envs}, {total} {where} {cache.envs_dir()}")
     lines += [f"skipped {e.path.name}: in use by a running rebuild" for e in busy]
     rows = [
         {

@@ -14,7 +14,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from . import index
 from .backends.base import env_python
 from .candidate import Upgrade, candidate_plan, check_upgrades
 from .compare_verdict import OutputRun, ReferenceFailed, Side, Verdict, check_reference, judge
+from .errors import ResolveError
 from .plan import Plan
 from .rebuild import (
     Options,
@@ -164,11 +165,29 @@ class Session:
         self.work = Path(tempfile.mkdtemp(prefix="rebuild-env-compare-"))
         try:
             self.backend = backend_for(options.rebuild)
-            self.plan, self.scanned = plan_bundle(bundle, options.rebuild, progress)
+            self.plan, self.scanned = self._reference_plan(bundle, options, progress)
             self._start(options, progress)
         except BaseException:
             self.close()
             raise
+
+    @staticmethod
+    def _reference_plan(
+        bundle: Path | str, options: CompareOptions, progress: Progress
+    ) -> tuple[Plan, Any]:
+        """The recorded environment's plan; on ``--python`` when the recorded Python cannot
+        have it (no interpreter, no wheels), said in the plan's warnings."""
+        try:
+            return plan_bundle(bundle, options.rebuild, progress)
+        except ResolveError as exc:
+            if not options.python:
+                raise
+            plan, scanned = plan_bundle(
+                bundle, replace(options.rebuild, python=options.python), progress
+            )
+            why = f"the recorded Python cannot be used here ({exc.message})"
+            warning = f"the reference is built on --python {options.python} too: {why}"
+            return replace(plan, warnings=(*plan.warnings, warning)), scanned
 
     def _key(self) -> str:
         """Names the candidate env of this command line, for its warm probe next time."""

@@ -45,16 +45,27 @@ class Search:
     def summary(self) -> str:
         """The answer in one line."""
         name = self.distribution
-        if not self.first_not_identical:
-            return (
-                f"every release of {name} up to {self.newest_identical} predicts identically "
-                f"on Python {self.python}"
+        checked = [v for v, _ in self.steps]
+        # Never claim more than was checked: a bisection checks a few of the releases.
+        if len(checked) == len(self.versions):
+            scope = f"checked all {len(checked)} releases after {self.reference_version}"
+        else:
+            scope = (
+                f"checked {len(checked)} of the {len(self.versions)} releases after "
+                f"{self.reference_version} ({', '.join(checked)}); the others were not run"
             )
+        if not self.first_not_identical:
+            what = (
+                f"every release of {name} up to {self.newest_identical} predicts"
+                if len(checked) == len(self.versions)
+                else f"{name}=={self.newest_identical} predicts"
+            )
+            return f"{what} identically on Python {self.python} ({scope})"
         boundary = self.verdict_of(self.first_not_identical)
         why = f": {boundary.summary()}" if boundary else ""
         return (
             f"newest identical {name}=={self.newest_identical}; "
-            f"first that is not: {self.first_not_identical}{why}"
+            f"first that is not: {self.first_not_identical}{why} ({scope})"
         )
 
     def to_json(self) -> dict[str, Any]:

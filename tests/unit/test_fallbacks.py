@@ -211,3 +211,40 @@ def test_setuptools_is_seeded_as_of_the_plans_date(
     assert line in asked[0].splitlines()
     seeded = next(p for p in packages if p.name == "setuptools")
     assert seeded.source == (f"seeded, resolved as of {cutoff}" if cutoff else "seeded")
+
+
+# -- class 8: --newest-identical claims only what it checked -----------------------------------
+def test_newest_identical_names_only_the_releases_it_checked() -> None:
+    from rebuild_env.upgrade_search import Search
+
+    verdict: Any = object()
+    search = Search(
+        distribution="scikit-learn",
+        python="3.11",
+        reference_version="1.3.0",
+        versions=("1.3.1", "1.3.2", "1.4.0"),
+        steps=(("1.4.0", verdict),),
+        newest_identical="1.4.0",
+    )
+    summary = search.summary()
+    assert "every release" not in summary
+    assert "checked 1 of the 3 releases after 1.3.0 (1.4.0); the others were not run" in summary
+    full = Search(**{**search.__dict__, "steps": tuple((v, verdict) for v in search.versions)})
+    assert full.summary().startswith("every release of scikit-learn up to 1.4.0")
+
+
+# -- class 7: *.pk files are found; a relative --model names a file of the bundle -------------
+def test_pk_files_and_a_relative_model_are_found(tmp_path: Path, monkeypatch: Any) -> None:
+    import pickle
+
+    from rebuild_env.bundle.reader import read_bundle
+
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    (bundle / "requirements.txt").write_text("scikit-learn==1.3.2\n")
+    with (bundle / "clf.pk").open("wb") as handle:
+        pickle.dump({"weights": [1.0]}, handle, protocol=2)
+    assert read_bundle(bundle).model.path.name == "clf.pk"
+    (bundle / "other.pkl").write_bytes((bundle / "clf.pk").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    assert read_bundle(bundle, model="other.pkl").model.path == bundle / "other.pkl"

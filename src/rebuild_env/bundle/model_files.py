@@ -8,7 +8,17 @@ from ..errors import BundleError
 
 # Most specific first: a folder with model.joblib and a stray .pkl means model.joblib.
 MODEL_NAMES = ("model.joblib", "model.pkl", "model.pickle", "model.skops", "model.sav")
-MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle", ".skops", ".sav", ".jbl", ".pck", ".model")
+MODEL_SUFFIXES = (
+    ".joblib",
+    ".pkl",
+    ".pk",
+    ".pickle",
+    ".skops",
+    ".sav",
+    ".jbl",
+    ".pck",
+    ".model",
+)
 _ZIP_MAGIC = b"PK\x03\x04"
 
 
@@ -28,7 +38,7 @@ def find_model_file(bundle: Path, *, required: bool) -> Path | None:
         return candidates[0] if candidates else None
     if not candidates:
         raise BundleError(
-            "no model file found (looked for *.joblib, *.pkl, *.pickle, *.sav, *.skops)",
+            "no model file found (looked for *.joblib, *.pkl, *.pk, *.pickle, *.sav, *.skops)",
             path=bundle,
             hint="pass --model FILE",
         )

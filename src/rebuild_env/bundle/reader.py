@@ -79,6 +79,10 @@ def read_bundle(
         model_path, bundle = bundle, bundle.parent
         if format is None:
             format = BARE
+    if model_path is not None and not model_path.is_absolute() and bundle.is_dir():
+        # ``--model model_reg.pkl`` names a file of the bundle, wherever the command runs
+        inside = bundle / model_path
+        model_path = inside if inside.is_file() else model_path
     if model_path is not None and not model_path.is_file():
         raise BundleError("model file does not exist", path=model_path)
     if format is not None:

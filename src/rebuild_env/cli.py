@@ -577,8 +577,8 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
         if loud:
             elapsed = _clock(time.monotonic() - started)
             print(
-                f"rebuild-env: [{elapsed}] {done} of {len(bundles)} {row.bundle}: {row.summary}"
-                f" ({row.seconds:.1f} s)",
+                f"rebuild-env: [{elapsed}] {row.bundle}: {row.summary} ({row.seconds:.1f} s); "
+                f"{done} of {len(bundles)} done",
                 file=sys.stderr,
                 flush=True,
             )
@@ -587,7 +587,7 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
         if loud:
             elapsed = _clock(time.monotonic() - started)
             print(
-                f"rebuild-env: [{elapsed}] {index} of {len(bundles)} {bundle}: started",
+                f"rebuild-env: [{elapsed}] starting {index} of {len(bundles)}: {bundle}",
                 file=sys.stderr,
                 flush=True,
             )

@@ -232,11 +232,13 @@ def test_progress_in_a_real_terminal_shows_elapsed_time(tmp_path: Path) -> None:
         subprocess.run(["tmux", "kill-session", "-t", session], check=False)
     assert "DONE-" in screen, screen  # the verdicts are other tests' business
     assert spinner, screen  # the spinner line carried the elapsed time while it ran
-    started = [line for line in screen.splitlines() if "started" in line]
-    finished = [line for line in screen.splitlines() if re.search(r" of 2 .*\(\d+\.\d s\)$", line)]
+    started = [line for line in screen.splitlines() if re.search(r"starting \d of 2: ", line)]
+    finished = [
+        line for line in screen.splitlines() if re.search(r"\(\d+\.\d s\); \d of 2 done$", line)
+    ]
     assert len(started) == 2 and all(ELAPSED.search(line) for line in started), screen
     assert len(finished) == 2 and all(ELAPSED.search(line) for line in finished), screen
-    assert {line.split(" of 2")[0][-1] for line in finished} == {"1", "2"}
+    assert [line[-len("1 of 2 done") :] for line in finished] == ["1 of 2 done", "2 of 2 done"]
 
 
 def test_json_of_verify_rows_still_valid(tmp_path: Path) -> None:

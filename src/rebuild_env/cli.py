@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import replace
@@ -570,27 +571,24 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
     loud = not (args.quiet or args.json)
     started = time.monotonic()
     done = 0
+    lock = threading.Lock()  # `begin` runs in the workers: one whole line at a time
+
+    def line(text: str) -> None:
+        with lock:
+            sys.stderr.write(f"rebuild-env: [{_clock(time.monotonic() - started)}] {text}\n")
+            sys.stderr.flush()
 
     def say(row: Any) -> None:
         nonlocal done
         done += 1
         if loud:
-            elapsed = _clock(time.monotonic() - started)
-            print(
-                f"rebuild-env: [{elapsed}] {row.bundle}: {row.summary} ({row.seconds:.1f} s); "
-                f"{done} of {len(bundles)} done",
-                file=sys.stderr,
-                flush=True,
+            line(
+                f"{row.bundle}: {row.summary} ({row.seconds:.1f} s); {done} of {len(bundles)} done"
             )
 
     def begin(index: int, bundle: Path) -> None:
         if loud:
-            elapsed = _clock(time.monotonic() - started)
-            print(
-                f"rebuild-env: [{elapsed}] starting {index} of {len(bundles)}: {bundle}",
-                file=sys.stderr,
-                flush=True,
-            )
+            line(f"starting {index} of {len(bundles)}: {bundle}")
 
     if loud:
         for folder in skipped:

@@ -45,6 +45,7 @@ VERIFICATION_KEYS = {
     "versions",
     "drift",
     "comparison",
+    "numeric",
     "timed_out",
     "reused_from",
     "seconds",
@@ -105,7 +106,11 @@ COMPARISON_KEYS = {
     "equal_rows",
     "max_abs_diff",
     "max_rel_diff",
+    "max_ulp",
+    "noise_ulps",
+    "labels_identical",
     "identical",
+    "within_noise",
     "within_tolerance",
 }
 VERIFY_KEYS = {"schema_version", "command", "exit_code", "passed", "total", "bundles"}

@@ -29,7 +29,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from . import __version__
-from .bundle.formats.manifest import FORMAT_VERSION, MANIFEST
+from .bundle.formats.manifest import FORMAT_VERSION, MANIFEST, NUMERIC_CONTEXT, numeric_section
 from .errors import BundleError, UsageError
 
 MODEL_FILE = "model.joblib"
@@ -254,6 +254,11 @@ def save_bundle(
         input_name = _write_sample_input(sample_input, folder)
         _write_output(getattr(model, method)(sample_input), folder)
         manifest["sample"] = {"input": input_name, "output": SAMPLE_OUTPUT}
+        from .verify.probe import numeric_context  # the probe's own capture, in this process
+
+        numeric = numeric_section(numeric_context())  # type: ignore[no-untyped-call]
+        if numeric is not None:
+            manifest[NUMERIC_CONTEXT] = numeric
     code = _copy_local_code(modules, folder)
     if code:
         manifest["code"] = code

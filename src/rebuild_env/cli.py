@@ -129,6 +129,34 @@ def _sandbox_arg(parser: argparse.ArgumentParser) -> None:
     )
 
 
+_EXACT_HELP = (
+    "only bit-identical outputs pass: a difference within floating-point noise (another "
+    "BLAS kernel) is exit 6 too"
+)
+
+
+def _pin_kernel_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--pin-kernel",
+        action="store_true",
+        help="make the env compute as the recorded machine did: its activation script, "
+        "`run`/`shell` and --emit dockerfile set the recorded BLAS kernel and thread count "
+        "(OPENBLAS_CORETYPE, MKL_CBWR...)",
+    )
+
+
+def _fidelity_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--exact", action="store_true", help=_EXACT_HELP)
+    parser.add_argument(
+        "--explain",
+        action="store_true",
+        help="when the outputs are not identical and the bundle records no BLAS kernel, "
+        "probe again under each kernel this CPU can run (about five runs) and say which "
+        "one computed the recorded outputs",
+    )
+    _pin_kernel_arg(parser)
+
+
 def _bundle_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("bundle", type=Path, help="bundle folder or model file")
     _backend_args(parser)
@@ -211,6 +239,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rebuild.add_argument("--rtol", type=float, help="relative tolerance (default: exact)")
     rebuild.add_argument("--atol", type=float, help="absolute tolerance (default: exact)")
+    _fidelity_args(rebuild)
     _sandbox_arg(rebuild)
     _common(rebuild)
 
@@ -300,6 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="probe the reference again even if its env kept this model's outputs",
     )
+    compare.add_argument(
+        "--exact", action="store_true", help=_EXACT_HELP.replace("recorded", "reference")
+    )
     _sandbox_arg(compare)
     _common(compare)
 
@@ -308,10 +340,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="rebuild (through the cache) and run a command in the env: run BUNDLE -- CMD ARGS",
     )
     _bundle_args(run)
+    _pin_kernel_arg(run)
     _sandbox_arg(run)
     _common(run)
     shell = sub.add_parser("shell", help="rebuild (through the cache) and open a shell in the env")
     _bundle_args(shell)
+    _pin_kernel_arg(shell)
     _sandbox_arg(shell)
     _common(shell)
 
@@ -457,6 +491,8 @@ def _run(
     tolerance = None
     if getattr(args, "rtol", None) is not None or getattr(args, "atol", None) is not None:
         tolerance = {"rtol": args.rtol or 0.0, "atol": args.atol or 0.0}
+    if tolerance is not None and getattr(args, "exact", False):
+        raise UsageError("--exact contradicts --rtol/--atol", hint="pass one or the other")
     options = Options(
         backend=args.backend,
         prefix=getattr(args, "prefix", None),
@@ -480,6 +516,9 @@ def _run(
         conda_exe=args.conda_exe,
         offline=getattr(args, "offline", False),
         sandbox=not getattr(args, "no_sandbox", False),
+        exact=getattr(args, "exact", False),
+        explain=getattr(args, "explain", False),
+        pin_kernel=getattr(args, "pin_kernel", False),
     )
     report = rebuild(args.bundle, options, progress, warm=warm)
     doc = report.to_json()
@@ -500,15 +539,17 @@ def _enter(args: argparse.Namespace, progress: _Progress) -> tuple[ExitCode, str
     from .enter import activated, resolve_command, user_shell
     from .rebuild import rebuild
 
-    report = rebuild(
-        args.bundle, _options(args, out=args.out, sandbox=not args.no_sandbox), progress
-    )
+    options = _options(args, out=args.out, sandbox=not args.no_sandbox, pin_kernel=args.pin_kernel)
+    report = rebuild(args.bundle, options, progress)
     progress.close()
     if report.prefix is None:
         raise UsageError("no environment was kept", hint="rebuild without --no-cache")
     if report.exit_code not in (ExitCode.OK, ExitCode.VERSION_WARNING, ExitCode.LOADS_ONLY):
         print(f"rebuild-env: warning: {report.headline()}", file=sys.stderr)
     env = activated(report.plan.backend, report.prefix)
+    pin = report.fidelity.pin if report.fidelity is not None else None
+    if args.pin_kernel and pin is not None:
+        env.update(pin.env)
     command = list(args.command_line) if args.command == "run" else [user_shell(env)]
     executable = resolve_command(command, env)
     if args.command == "shell" and not args.quiet:
@@ -664,6 +705,7 @@ def _compare(args: argparse.Namespace, progress: _Progress) -> tuple[ExitCode, s
                 out=args.out,
                 reverify=args.reverify,
                 sandbox=not args.no_sandbox,
+                exact=args.exact,
             ),
             python=None,
         ),

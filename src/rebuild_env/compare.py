@@ -79,6 +79,7 @@ def _request(
     )
     request["outputs"] = [r.request(folder) for r in runs]
     request["generated_rows"] = MIN_ROWS  # no recorded sample: as many rows as a larger input
+    request["numeric_context"] = "always"  # which BLAS each side computed with
     return request
 
 
@@ -276,7 +277,9 @@ class Session:
         key = "" if self.options.newest_identical else self._key()
         probe = self._probe_and_remember(plan, built.prefix, folder, key)
         side = Side(plan, built.prefix, built.reused, probe, folder)
-        verdict = judge(self.reference(), side, self.runs, changes, label)
+        verdict = judge(
+            self.reference(), side, self.runs, changes, label, exact=self.options.rebuild.exact
+        )
         self.progress(f"candidate {label}", "done")
         return verdict
 

@@ -13,13 +13,16 @@ from typing import Any
 
 from .candidate import Change
 from .errors import ExitCode, RebuildEnvError
+from .numeric_context import NumericContext
 from .plan import Plan
+from .verify.fidelity import NOISE_ULPS
 from .verify.output_diff import OutputDiff, diff_outputs
 from .verify.runner import ProbeResult, error_headline
 
 # verdict -> (exit code, what the user reads)
 VERDICTS = {
     "identical": (ExitCode.OK, "identical"),
+    "within-noise": (ExitCode.OK, "equal within floating-point noise"),
     "differs": (ExitCode.PREDICTIONS_DIFFER, "differs"),
     "fails-to-predict": (ExitCode.FAILS_TO_PREDICT, "fails to predict"),
     "fails-to-load": (ExitCode.FAILS_TO_LOAD, "fails to load"),
@@ -95,6 +98,9 @@ class Verdict:
     prefix: Path | None = None
     reused_env: bool = False
     versions: dict[str, str] = field(default_factory=dict)
+    kernels: str = ""
+    """The BLAS each side computed with (``OpenBLAS 0.3.31 SkylakeX, 2 threads``), and
+    whether they differ."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -108,8 +114,16 @@ class Verdict:
             where = f" ({self.failed_output})" if self.failed_output else ""
             return f"{text}{where}: {self.error}"
         if self.status == "differs":
-            first = next(d for d in self.diffs if not d.identical)
+            changed = [d for d in self.diffs if not d.identical]
+            # a real difference first; with --exact, noise may be all there is
+            first = next((d for d in changed if not d.within_noise), changed[0])
             return f"{text}: {first.name}: {first.text()}"
+        if self.status == "within-noise":
+            worst = max((d.max_ulp or 0.0) for d in self.diffs)
+            return (
+                f"{text} (max {worst:.3g} ULP, labels identical; the arithmetic differs, not "
+                f"the model): {self.kernels}"
+            )
         rows = sum(d.rows for d in self.diffs)
         outputs = f"{len(self.diffs)} output" + ("" if len(self.diffs) == 1 else "s")
         return f"{text} ({outputs}, {rows} rows)"
@@ -133,6 +147,7 @@ class Verdict:
             "version_warnings": list(self.version_warnings),
             "prefix": str(self.prefix) if self.prefix else None,
             "reused_env": self.reused_env,
+            "kernels": self.kernels or None,
         }
 
 
@@ -167,11 +182,26 @@ def check_reference(reference: Side) -> None:
         )
 
 
+def _blas(probe: ProbeResult) -> str:
+    context = NumericContext.from_json(probe.numeric_context)
+    lib = context.blas if context is not None else None
+    return lib.describe() if lib is not None else "an unknown BLAS"
+
+
+def kernels_line(reference: ProbeResult, candidate: ProbeResult) -> str:
+    """Which BLAS each side computed with, said plainly when they differ."""
+    ref, cand = _blas(reference), _blas(candidate)
+    if ref == cand:
+        return f"both computed with {ref}"
+    return f"the BLAS changed: reference {ref}, candidate {cand}"
+
+
 def judge(
     reference: Side, candidate: Side, runs: Sequence[OutputRun], changes: tuple[Change, ...],
-    label: str,
+    label: str, *, exact: bool = False,
 ) -> Verdict:  # fmt: skip
-    """The candidate's verdict, from the two probes' saved outputs."""
+    """The candidate's verdict, from the two probes' saved outputs (``exact``: noise is a
+    difference too)."""
     probe = candidate.probe
     base: dict[str, Any] = {
         "label": label,
@@ -206,6 +236,17 @@ def judge(
                 "fails-to-predict", error=_output_error(mine), failed_output=run.name, **base
             )
         name = f"{run.slug}.npy"
-        diffs.append(diff_outputs(run.name, reference.outputs / name, candidate.outputs / name))
+        diffs.append(
+            diff_outputs(
+                run.name,
+                reference.outputs / name,
+                candidate.outputs / name,
+                method=run.method,
+                noise_ulps=NOISE_ULPS,
+            )
+        )
     status = "identical" if all(d.identical for d in diffs) else "differs"
-    return Verdict(status, diffs=tuple(diffs), **base)
+    if status == "differs" and not exact and all(d.identical or d.within_noise for d in diffs):
+        status = "within-noise"
+    kernels = kernels_line(reference.probe, probe)
+    return Verdict(status, diffs=tuple(diffs), kernels=kernels, **base)

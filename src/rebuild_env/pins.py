@@ -9,8 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
+
+if TYPE_CHECKING:
+    from .numeric_context import NumericContext
 
 # packaging.requirements and packaging.utils (markers, tags) are imported where they are
 # used: ``rebuild-env inspect MODEL`` needs neither, and they are most of its start-up.
@@ -166,6 +170,8 @@ class RecordedEnv:
     """Things the reader noticed and the user should hear about (become plan warnings)."""
     code: tuple[CodeLocation, ...] = ()
     """The author's own code the bundle ships, in the order to search it."""
+    numeric: NumericContext | None = None
+    """The BLAS kernel, CPU and variables the recorded outputs were computed with."""
 
     def pin(self, name: str) -> Pin | None:
         """The recorded pin of a distribution, by any spelling of its name."""

@@ -27,13 +27,15 @@ from .bundle import read_bundle
 from .cache import touch
 from .local_code import LocalCode
 from .locations import cache_dir
+from .numeric_context import CORETYPE_VAR, PinDecision, pin_for, this_cpu, write_kernel_pin
 from .pins import Pin, RecordedEnv
 from .plan import Plan
 from .report import Report
 from .resolve import make_plan
-from .verify import fingerprint, store
+from .verify import fidelity, fingerprint, store
 from .verify.runner import (
     DEFAULT_TIMEOUT_S,
+    ProbeResult,
     WarmProbe,
     request_for,
     run_probe,
@@ -84,6 +86,14 @@ class Options:
     """``--offline``: plan from the bundle's pack record and install only its artifacts."""
     sandbox: bool = True
     """Run the probe in the OS sandbox (``--no-sandbox``: without it)."""
+    exact: bool = False
+    """``--exact``: only bit-identical outputs pass (floating-point noise is a difference)."""
+    explain: bool = False
+    """``--explain``: outputs that are not identical are probed under each BLAS kernel this
+    CPU can run, to name the one that computed them."""
+    pin_kernel: bool = False
+    """``--pin-kernel``: the env's activation, ``run`` and the Dockerfile set the recorded
+    BLAS kernel too (the probe always runs with it)."""
     seconds: dict[str, float] = field(default_factory=dict)
 
 
@@ -338,7 +348,10 @@ def _write(
                 tolerance=options.tolerance,
                 local_code=scanned.local_code,
             )
-            specs += (dockerfile.write(plan, specs, request, options.dockerfile_dir)[0],)
+            request.update(fidelity.request_options(exact=options.exact))
+            pin = fidelity_pin(plan).pin if options.pin_kernel else None
+            env = pin.env if pin is not None else {}
+            specs += (dockerfile.write(plan, specs, request, options.dockerfile_dir, env=env)[0],)
     return specs
 
 
@@ -482,6 +495,10 @@ def _build_and_verify_in_use(
             tolerance=options.tolerance,
             local_code=scanned.local_code,
         )
+        request.update(fidelity.request_options(exact=options.exact))
+        decision = fidelity_pin(plan)
+        blas_env = decision.pin.env if decision.pin is not None else {}
+        request["blas_env"] = blas_env  # another pin is another verification
         vkey = store.verification_key(request)
         earlier = (
             store.earlier_verification(prefix, vkey) if reused and not options.reverify else None
@@ -496,6 +513,7 @@ def _build_and_verify_in_use(
                 timeout=options.timeout,
                 warm=warm,
                 sandbox=options.sandbox,
+                blas_env=blas_env,
             )
             verified_at = ""
             if probe.level in store.PASSING and probe.error is None:
@@ -507,6 +525,13 @@ def _build_and_verify_in_use(
                 "from the plan)",
             )
         remember_warm_probe(plan, prefix, scanned, probe_ran=not verified_at)
+        explained, numeric = _judge_fidelity(
+            plan, prefix, request=request, probe=probe, decision=decision, options=options
+        )
+        if explained is not probe:  # the verdict is that of a fresh run under another kernel
+            probe, verified_at = explained, ""
+    if options.pin_kernel and numeric.pin is not None:
+        extra += (write_kernel_pin(plan.backend, prefix, numeric.pin.env),)
     status = probe.level
     if probe.input == "generated" and probe.error is not None and probe.error.stage == "predict":
         # The generated input is our guess, not the model's fault: the model still loads.
@@ -530,4 +555,52 @@ def _build_and_verify_in_use(
         warnings=extra,
         seconds=seconds,
         local_code=scanned.local_code.modules,
+        fidelity=numeric,
     )
+
+
+def fidelity_pin(plan: Plan) -> PinDecision:
+    """The BLAS pin that reproduces the bundle's recorded kernel on this CPU, if any."""
+    return pin_for(plan.recorded.numeric, this_cpu())
+
+
+def _judge_fidelity(
+    plan: Plan,
+    prefix: Path,
+    *,
+    request: dict[str, Any],
+    probe: ProbeResult,
+    decision: PinDecision,
+    options: Options,
+) -> tuple[ProbeResult, fidelity.Fidelity]:
+    """The numeric side of the verdict: kernels named, and ``--explain`` run when asked."""
+    recorded = plan.recorded.numeric.kernel() if plan.recorded.numeric is not None else ""
+    here = fidelity.kernel_of(probe.numeric_context)
+    if not here and decision.pin is not None:
+        here = decision.pin.kernel
+    found = fidelity.Fidelity(recorded=recorded, here=here, pin=decision.pin, note=decision.note)
+    if not (options.explain and probe.level in fidelity.NOT_IDENTICAL and probe.comparison):
+        return probe, found
+
+    def run(env: dict[str, str]) -> ProbeResult:
+        asked = {**request, "numeric_context": "always"}
+        threads = dict(decision.pin.env) if decision.pin is not None else {}
+        threads.pop(CORETYPE_VAR, None)
+        return run_probe(
+            env_python(prefix),
+            asked,
+            timeout=options.timeout,
+            sandbox=options.sandbox,
+            blas_env={**threads, **env},
+        )
+
+    pinned = decision.pin.env.get(CORETYPE_VAR, "") if decision.pin is not None else ""
+    match, trials, spent = fidelity.explain(run, this_cpu(), probe, pinned=pinned)
+    found = replace(
+        found,
+        trials=trials,
+        explain_seconds=spent,
+        explained_by=trials[-1].kernel if match is not None else "",
+        unpinned=probe.comparison if match is not None else None,
+    )
+    return (match or probe), found

@@ -9,6 +9,7 @@ from typing import Any
 from .errors import ExitCode
 from .local_code import LocalModule
 from .plan import Plan
+from .verify.fidelity import Fidelity
 from .verify.runner import ProbeResult
 
 SCHEMA_VERSION = 1
@@ -16,6 +17,7 @@ SCHEMA_VERSION = 1
 # status -> (exit code, what the user reads)
 _STATUS = {
     "identical": (ExitCode.OK, "predictions identical"),
+    "within-noise": (ExitCode.OK, "predictions equal within floating-point noise"),
     "within-tolerance": (ExitCode.OK, "predictions equal within the given tolerance"),
     "predicts": (ExitCode.OK, "loads and predicts (no recorded output to compare with)"),
     "loads": (ExitCode.LOADS_ONLY, "loads (no input to predict on)"),
@@ -26,7 +28,14 @@ _STATUS = {
     "timeout": (ExitCode.VERIFY_TIMEOUT, "the probe timed out"),
 }
 
-_COMPARED = ("identical", "differs", "within-tolerance")
+_COMPARED = ("identical", "differs", "within-noise", "within-tolerance")
+# Figures every comparison carries in --json (a result stored by an older probe lacks some).
+_COMPARISON_DEFAULTS = {
+    "max_ulp": None,
+    "noise_ulps": None,
+    "labels_identical": None,
+    "within_noise": False,
+}
 
 
 def _comparison_text(comparison: dict[str, Any], status: str) -> str:
@@ -39,8 +48,12 @@ def _comparison_text(comparison: dict[str, Any], status: str) -> str:
         return (
             text + f": dtype {comparison.get('dtype')}, recorded {comparison.get('expected_dtype')}"
         )
-    if status == "differs" and comparison.get("max_abs_diff") is not None:
-        return text + f": max abs diff {comparison['max_abs_diff']:.3g}"
+    if status in ("differs", "within-noise") and comparison.get("max_abs_diff") is not None:
+        text += f": max abs diff {comparison['max_abs_diff']:.3g}"
+        if comparison.get("max_ulp") is not None:
+            text += f", max {comparison['max_ulp']:.3g} ULP (noise: <= {comparison['noise_ulps']})"
+        if comparison.get("labels_identical") is False:
+            text += ", predicted labels change"
     return text
 
 
@@ -62,6 +75,8 @@ class Report:
     """Set when an earlier verification of this env, model and sample was reused."""
     local_code: tuple[LocalModule, ...] = ()
     """The author's own modules the model needed (trusted, else there is no report)."""
+    fidelity: Fidelity | None = None
+    """The BLAS kernels involved: pinned, named, or found by ``--explain``."""
 
     @property
     def exit_code(self) -> ExitCode:
@@ -78,6 +93,8 @@ class Report:
         probe = self.probe
         if probe is not None and probe.comparison and self.status in _COMPARED:
             text += _comparison_text(probe.comparison, self.status)
+        if self.fidelity is not None:
+            text += self.fidelity.headline_suffix(self.status)
         if probe is not None and probe.input == "generated" and self.status == "predicts":
             text = "loads and predicts on a generated input of the right shape (no recorded sample)"
         if probe is not None and probe.input == "generated" and self.status == "loads":
@@ -126,6 +143,10 @@ class Report:
             counts[profile] = counts.get(profile, 0) + 1
         shown = ", ".join(f"{n} by {name}" for name, n in sorted(counts.items()))
         return f"{len(allowed_by)} globals allowed: {shown}"
+
+    def numeric_lines(self) -> list[str]:
+        """Which BLAS kernels computed the outputs, and why a difference is noise."""
+        return self.fidelity.lines(self.status) if self.fidelity is not None else []
 
     def sandbox_line(self) -> str | None:
         """Which OS sandbox the probe ran in (``None``: no probe, or not recorded)."""
@@ -190,7 +211,10 @@ class Report:
                 "version_warnings": list(probe.version_warnings),
                 "versions": probe.versions,
                 "drift": self.drift(),
-                "comparison": probe.comparison,
+                "comparison": {**_COMPARISON_DEFAULTS, **probe.comparison}
+                if probe.comparison
+                else None,
+                "numeric": self.fidelity.to_json() if self.fidelity is not None else None,
                 "timed_out": probe.timed_out,
                 "reused_from": self.verified_at or None,
                 "seconds": round(probe.seconds, 3),
@@ -240,6 +264,7 @@ class Report:
             lines.append(
                 f"drift    {name}: planned {versions['planned']}, imported {versions['imported']}"
             )
+        lines += [f"numeric  {line}" for line in self.numeric_lines()]
         marks = {ExitCode.OK: "ok", ExitCode.VERSION_WARNING: "WARN", ExitCode.LOADS_ONLY: "LOADS"}
         mark = marks.get(self.exit_code, "FAIL")
         lines.append(f"{mark:<8} {self.headline()}")
@@ -288,6 +313,7 @@ class Report:
                 *code,
                 *([f"[bold]scan[/bold]     {self.scan_line()}"] if self.scan_line() else []),
                 *([f"[bold]sandbox[/bold]  {self.sandbox_line()}"] if self.sandbox_line() else []),
+                *(f"[bold]numeric[/bold]  {line}" for line in self.numeric_lines()),
                 f"[bold]result[/bold]   [{colour}]{self.headline()}[/{colour}]  ({total:.1f} s)",
             ]
         )

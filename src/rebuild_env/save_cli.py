@@ -245,7 +245,7 @@ def _write(
     sandbox: bool,
 ) -> str:
     """Fill ``folder``: the model's bytes, the sample and its outputs, the code, the manifest."""
-    from .bundle.formats.manifest import FORMAT_VERSION, MANIFEST
+    from .bundle.formats.manifest import FORMAT_VERSION, MANIFEST, NUMERIC_CONTEXT, numeric_section
 
     sha = _copy_exact(model_file, folder / model_file.name)
     loader = "pickle" if report.container == "pickle" else "joblib"
@@ -258,7 +258,7 @@ def _write(
     elif sample_input is not None:
         _copy_exact(sample_input, folder / SAMPLE_INPUT_NPY)
         sample = {"input": SAMPLE_INPUT_NPY, "output": SAMPLE_OUTPUT}
-    _capture_outputs(
+    context = _capture_outputs(
         folder,
         model_name=model_file.name,
         loader=loader,
@@ -295,6 +295,9 @@ def _write(
     code = _copy_code(local, folder)
     if code:
         manifest["code"] = code
+    numeric = numeric_section(context)
+    if numeric is not None:
+        manifest[NUMERIC_CONTEXT] = numeric
     (folder / MANIFEST).write_text(
         yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False), encoding="utf-8"
     )
@@ -313,9 +316,11 @@ def _capture_outputs(
     trust: bool,
     interpreter: Path,
     sandbox: bool,
-) -> None:
+) -> dict[str, Any] | None:
     """Load the model with the probe in the training interpreter (restricted unpickler,
-    the probe's sandbox) and save its outputs on the sample; raise when it cannot load."""
+    the probe's sandbox) and save its outputs on the sample; raise when it cannot load.
+
+    Returns the numeric context the outputs were computed in (BLAS kernel, CPU, variables)."""
     from .pins import ModelSpec, RecordedEnv, Sample
     from .verify.runner import request_for, run_probe
 
@@ -342,6 +347,7 @@ def _capture_outputs(
             }
         ]
         request["input"] = None  # the output run predicts on it; nothing to compare with
+        request["numeric_context"] = "always"
     probe = run_probe(interpreter, request, timeout=CAPTURE_TIMEOUT_S, sandbox=sandbox)
     runs = [o for o in probe.outputs if o.get("name") == "sample"]
     if probe.error is not None and probe.error.stage != "predict":
@@ -358,6 +364,7 @@ def _capture_outputs(
             path=folder / model_name,
             hint="check --method and --sample-input",
         )
+    return probe.numeric_context
 
 
 def _copy_code(local: Any, folder: Path) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ CODE_DIR = "code"
 _CHECK = (
     "import json,sys; r=json.load(open('/tmp/probe-result.json')); "
     "print('verification:', r['level']); "
-    "sys.exit(0 if r['level'] in ('identical','within-tolerance','predicts') else 1)"
+    "sys.exit(0 if r['level'] in ('identical','within-noise','within-tolerance','predicts') else 1)"
 )
 
 
@@ -59,9 +60,12 @@ def _copy_local_code(modules: dict[str, str], code: Path) -> dict[str, Any]:
     return {"code_paths": [f"{BUNDLE_DIR}/{CODE_DIR}"], "local_modules": where}
 
 
-def render(plan: Plan, spec_names: list[str]) -> str:
-    """The Dockerfile text for the plan's backend."""
+def render(plan: Plan, spec_names: list[str], env: Mapping[str, str] | None = None) -> str:
+    """The Dockerfile text for the plan's backend; ``env``: variables every later step and
+    the image's containers get (the recorded BLAS kernel, with ``--pin-kernel``)."""
+    pinned = [f"ENV {k}={v}" for k, v in sorted((env or {}).items())]
     verify = [
+        *pinned,
         f"COPY bundle/ {BUNDLE_DIR}/",
         f"RUN python -I {BUNDLE_DIR}/probe.py {BUNDLE_DIR}/request.json /tmp/probe-result.json \\",
         f'    && python -c "{_CHECK}"',
@@ -94,7 +98,13 @@ def render(plan: Plan, spec_names: list[str]) -> str:
     return "\n".join([*header, *lines, *verify]) + "\n"
 
 
-def write(plan: Plan, specs: tuple[Path, ...], request: dict[str, Any], out: Path) -> list[Path]:
+def write(
+    plan: Plan,
+    specs: tuple[Path, ...],
+    request: dict[str, Any],
+    out: Path,
+    env: Mapping[str, str] | None = None,
+) -> list[Path]:
     """Write the Dockerfile and everything it copies into ``out``; return the paths."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
@@ -105,5 +115,5 @@ def write(plan: Plan, specs: tuple[Path, ...], request: dict[str, Any], out: Pat
         written.append(target)
     _copy_inputs(plan, request, out)
     dockerfile = out / "Dockerfile"
-    dockerfile.write_text(render(plan, [s.name for s in specs]), encoding="utf-8")
+    dockerfile.write_text(render(plan, [s.name for s in specs], env), encoding="utf-8")
     return [dockerfile, *written, out / "bundle"]

@@ -1,4 +1,9 @@
-"""Two saved outputs of the same method on the same input, compared bit for bit."""
+"""Two saved outputs of the same method on the same input: bit for bit, or how far apart.
+
+Floats that differ are measured in ULPs of their column's largest magnitude (as the probe's
+``compare`` does, in pure Python here: the host has no numpy), so that the verdict can tell
+floating-point noise (another BLAS kernel) from a changed result.
+"""
 
 from __future__ import annotations
 
@@ -25,6 +30,13 @@ class OutputDiff:
     reference_dtype: str
     max_abs_diff: float | None = None
     max_rel_diff: float | None = None
+    max_ulp: float | None = None
+    """Largest difference in ULPs of its column's largest magnitude (``None``: not floats,
+    another dtype or shape, or a value that is not finite on one side only)."""
+    labels_identical: bool | None = None
+    """Argmax of scores / sign of a decision function unchanged (``None``: not floats)."""
+    within_noise: bool = False
+    """Every difference within ``noise_ulps`` ULPs, same dtype and shape, labels unchanged."""
 
     def to_json(self) -> dict[str, Any]:
         """The diff as JSON."""
@@ -39,6 +51,9 @@ class OutputDiff:
             "reference_dtype": self.reference_dtype,
             "max_abs_diff": self.max_abs_diff,
             "max_rel_diff": self.max_rel_diff,
+            "max_ulp": self.max_ulp,
+            "labels_identical": self.labels_identical,
+            "within_noise": self.within_noise,
         }
 
     def text(self) -> str:
@@ -52,6 +67,10 @@ class OutputDiff:
             text += f", dtype {self.dtype} (reference {self.reference_dtype})"
         if self.max_abs_diff is not None:
             text += f", max abs diff {self.max_abs_diff:.3g}, max rel diff {self.max_rel_diff:.3g}"
+        if self.max_ulp is not None:
+            text += f", max {self.max_ulp:.3g} ULP"
+        if self.labels_identical is False:
+            text += ", predicted labels change"
         return text
 
 
@@ -61,8 +80,74 @@ def _same(a: npy.Value, b: npy.Value) -> bool:
     return a == b
 
 
-def diff_outputs(name: str, reference: Path, candidate: Path) -> OutputDiff:
-    """Compare two ``.npy`` outputs: identical means same dtype, shape and bytes."""
+# bits of precision and smallest subnormal exponent per float size (IEEE 754)
+_FLOAT_BITS = {2: (11, -24), 4: (24, -149), 8: (53, -1074)}
+SCORE_METHODS = ("predict_proba", "predict_log_proba", "decision_function")
+"""Outputs whose argmax (2-D) or sign (1-D ``decision_function``) is the predicted label."""
+
+
+def _spacing(value: float, itemsize: int) -> float:
+    """The ULP of ``value`` in a float of ``itemsize`` bytes (numpy's ``spacing``)."""
+    bits, tiny = _FLOAT_BITS[itemsize]
+    if value == 0:
+        return 2.0**tiny
+    exponent = math.frexp(value)[1]
+    return max(2.0 ** (exponent - bits), 2.0**tiny)
+
+
+def _columns(array: npy.NpyArray) -> list[list[float]]:
+    rows = array.rows()
+    return [[float(row[i]) for row in rows] for i in range(len(rows[0]) if rows else 0)]
+
+
+def max_ulp(reference: npy.NpyArray, candidate: npy.NpyArray) -> float:
+    """The largest difference in ULPs of its column's largest magnitude (``inf``: a value
+    finite on one side only). Both: same float dtype and shape."""
+    worst = 0.0
+    for ref, cand in zip(_columns(reference), _columns(candidate), strict=True):
+        finite = [abs(v) for v in (*ref, *cand) if math.isfinite(v)]
+        ulp = _spacing(max(finite, default=0.0), reference.itemsize)
+        for a, b in zip(ref, cand, strict=True):
+            if a == b or (math.isnan(a) and math.isnan(b)):
+                continue
+            if not (math.isfinite(a) and math.isfinite(b)):
+                return math.inf
+            worst = max(worst, abs(a - b) / ulp)
+    return worst
+
+
+def _sign(value: npy.Value) -> int:
+    number = float(value)
+    return (number > 0) - (number < 0)
+
+
+def _argmax(row: list[npy.Value]) -> int:
+    values = [float(v) for v in row]
+    return values.index(max(values))
+
+
+def labels_identical(reference: npy.NpyArray, candidate: npy.NpyArray, method: str) -> bool:
+    """The labels the outputs decide are the same: argmax of a score row, decision's sign."""
+    if method not in SCORE_METHODS:
+        return True
+    if len(reference.shape) == 2 and reference.shape[1] > 1:
+        return all(
+            _argmax(a) == _argmax(b)
+            for a, b in zip(reference.rows(), candidate.rows(), strict=True)
+        )
+    if len(reference.shape) == 1 and method == "decision_function":
+        return all(
+            _sign(a) == _sign(b)
+            for a, b in zip(reference.values(), candidate.values(), strict=True)
+        )
+    return True
+
+
+def diff_outputs(
+    name: str, reference: Path, candidate: Path, *, method: str = "", noise_ulps: float = 0.0
+) -> OutputDiff:
+    """Compare two ``.npy`` outputs: identical means same dtype, shape and bytes; within
+    noise, every float within ``noise_ulps`` ULPs and the labels unchanged."""
     ref, cand = npy.read(reference), npy.read(candidate)
     rows = ref.shape[0] if ref.shape else 1
     base = {
@@ -104,10 +189,18 @@ def diff_outputs(name: str, reference: Path, candidate: Path) -> OutputDiff:
             for a, b in zip(ref.rows(), cand.rows(), strict=True)
             if npy.encode(ref.descr, a) != npy.encode(ref.descr, b)
         )
+    worst: float | None = None
+    labels: bool | None = None
+    if ref.descr == cand.descr and ref.kind == "f" and ref.size:
+        worst = max_ulp(ref, cand)
+        labels = labels_identical(ref, cand, method)
     return OutputDiff(
         identical=False,
         differing_rows=differing,
         max_abs_diff=max_abs,
         max_rel_diff=max_rel,
+        max_ulp=worst if worst is not None and math.isfinite(worst) else None,
+        labels_identical=labels,
+        within_noise=worst is not None and worst <= noise_ulps and bool(labels),
         **base,  # type: ignore[arg-type]
     )

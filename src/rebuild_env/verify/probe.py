@@ -619,7 +619,56 @@ def _rows(array):
     return array.shape[0] if array.ndim else 1
 
 
-def compare(output, expected_path, tolerance):
+# Every difference within this many ULPs (units in the last place of the largest magnitude
+# in the same output column) is floating-point noise; the host sends its own threshold.
+NOISE_ULPS = 64
+# Outputs whose argmax (2-D) or sign (1-D decision_function) is the predicted label.
+SCORE_METHODS = ("predict_proba", "predict_log_proba", "decision_function")
+NOT_IDENTICAL = ("within-noise", "within-tolerance", "differs")
+
+
+def _as_columns(array):
+    return array.reshape(array.shape[0], -1) if array.ndim > 1 else array.reshape(-1, 1)
+
+
+def ulp_distance(a, b):
+    """|a - b| in ULPs of each column's largest magnitude (both arrays: same shape, float).
+
+    A value near zero comes from cancelling sums of larger terms, so it carries the
+    rounding error of those terms, not of itself: its own ULP would make 1e-17 look like
+    a thousand ULPs. Equal values (NaN included) are 0 ULPs apart, anything else that is
+    not finite is infinitely far.
+    """
+    import numpy as np
+
+    dtype = b.dtype if b.dtype.kind == "f" else np.dtype("float64")
+    x = _as_columns(np.asarray(a, dtype="float64"))
+    y = _as_columns(np.asarray(b, dtype="float64"))
+    same = (x == y) | (np.isnan(x) & np.isnan(y))
+    with np.errstate(invalid="ignore", over="ignore"):
+        finite = np.isfinite(x) & np.isfinite(y)
+        magnitude = np.where(finite, np.maximum(np.abs(x), np.abs(y)), 0.0)
+        scale = magnitude.max(axis=0) if magnitude.size else magnitude
+        spacing = np.spacing(scale.astype(dtype)).astype("float64")
+        ulps = np.where(finite, np.abs(x - y), np.inf) / spacing
+    return np.where(same, 0.0, ulps)
+
+
+def _discrete_identical(out, exp, method):
+    """The labels the outputs decide: a score's argmax per row, a decision's sign."""
+    import numpy as np
+
+    if method not in SCORE_METHODS:
+        return True
+    if out.ndim == 2 and out.shape[1] > 1:
+        return bool((np.argmax(out, axis=1) == np.argmax(exp, axis=1)).all())
+    if out.ndim == 1 and method == "decision_function":
+        return bool((np.sign(out) == np.sign(exp)).all())
+    return True
+
+
+def compare(output, expected_path, tolerance, noise_ulps=NOISE_ULPS, method=None):
+    """The output against the recorded one: bit for bit, within noise, within tolerance."""
     import numpy as np
 
     out = np.asarray(output)
@@ -633,7 +682,11 @@ def compare(output, expected_path, tolerance):
         "equal_rows": 0,
         "max_abs_diff": None,
         "max_rel_diff": None,
+        "max_ulp": None,
+        "noise_ulps": noise_ulps,
+        "labels_identical": None,
         "identical": False,
+        "within_noise": False,
         "within_tolerance": False,
     }
     if out.shape != exp.shape:
@@ -662,8 +715,64 @@ def compare(output, expected_path, tolerance):
         equal = out.astype(str) == exp.astype(str)
     per_row = equal.reshape(equal.shape[0], -1).all(axis=1) if equal.ndim else equal.reshape(1)
     result["equal_rows"] = int(per_row.sum())
-    result["identical"] = bool(equal.all()) and out.dtype == exp.dtype
+    same_dtype = out.dtype == exp.dtype
+    # bit for bit: -0.0 is not 0.0, and a NaN's payload counts
+    result["identical"] = bool(same_dtype and out.tobytes() == np.ascontiguousarray(exp).tobytes())
+    if same_dtype and out.dtype.kind == "f" and out.size:
+        ulps = ulp_distance(out, exp)
+        worst = float(ulps.max())
+        result["max_ulp"] = worst if worst != float("inf") else None
+        result["labels_identical"] = _discrete_identical(out, exp, method)
+        result["within_noise"] = bool(worst <= noise_ulps and result["labels_identical"])
     return result
+
+
+# The variables that choose a BLAS kernel, code path or thread count (numeric_context.py).
+NUMERIC_VARS = (
+    "OPENBLAS_CORETYPE",
+    "OPENBLAS_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_CBWR",
+    "MKL_NUM_THREADS",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "MKL_DEBUG_CPU_TYPE",
+    "OPENBLAS_VERBOSE",
+    "GOTO_NUM_THREADS",
+)
+# CPU flags that decide a kernel (the full list is ~150 names).
+KERNEL_FLAGS = frozenset(
+    "sse sse2 pni ssse3 sse4_1 sse4_2 avx avx2 fma avx512f avx512cd avx512bw avx512dq "
+    "avx512vl avx512_vnni avx512_bf16 avx512_fp16 amx_tile".split()
+)
+_BLAS_KEYS = ("internal_api", "version", "architecture", "num_threads", "threading_layer", "prefix")
+
+
+def numeric_context():
+    """Which BLAS computed the outputs (threadpoolctl, when installed), on which CPU, under
+    which variables. Called after predicting: only loaded libraries are reported."""
+    blas = []
+    try:
+        import threadpoolctl
+
+        for info in threadpoolctl.threadpool_info():
+            blas.append(dict((key, info.get(key)) for key in _BLAS_KEYS))
+    except BaseException:  # no threadpoolctl (or an old one): the CPU and variables remain
+        pass
+    model, flags = "", []
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and not model:
+                    model = value.strip()
+                elif key.strip() == "flags" and not flags:
+                    flags = sorted(set(value.split()) & KERNEL_FLAGS)
+                if model and flags:
+                    break
+    except (IOError, OSError):
+        pass
+    env = dict((k, os.environ[k]) for k in NUMERIC_VARS if os.environ.get(k))
+    return {"blas": blas, "cpu": {"model": model, "flags": flags}, "env": env}
 
 
 def installed_distributions():
@@ -746,6 +855,9 @@ def run(request):
             _predict(model, request, result)
             if request.get("outputs"):
                 result["outputs"] = save_outputs(model, request)
+            wanted = request.get("numeric_context")
+            if wanted == "always" or (wanted and result["level"] in NOT_IDENTICAL):
+                result["numeric_context"] = numeric_context()
     seen = set()
     for w in _EARLY_WARNINGS + list(caught):
         key = (w.category.__name__, str(w.message))
@@ -786,13 +898,21 @@ def _predict(model, request, result):
         result["timings"]["predict_s"] = round(time.time() - started, 4)
     if request.get("expected") and result["input"] == "recorded":
         try:
-            comparison = compare(output, request["expected"], request.get("tolerance"))
+            comparison = compare(
+                output,
+                request["expected"],
+                request.get("tolerance"),
+                request.get("noise_ulps", NOISE_ULPS),
+                request.get("method") or "predict",
+            )
         except BaseException as exc:
             result["error"] = _error("compare", exc)
             return
         result["comparison"] = comparison
         if comparison["identical"]:
             result["level"] = "identical"
+        elif comparison["within_noise"] and not request.get("exact"):
+            result["level"] = "within-noise"
         elif comparison["within_tolerance"]:
             result["level"] = "within-tolerance"
         else:

@@ -26,7 +26,7 @@ from .runner import ProbeResult, WarmProbe, result_from_dict, result_to_dict
 
 VERIFIED_FILE = "rebuild-env-verified.json"
 KEPT_VERIFICATIONS = 64
-PASSING = ("identical", "within-tolerance", "predicts", "loads")
+PASSING = ("identical", "within-noise", "within-tolerance", "predicts", "loads")
 
 
 def verification_key(request: dict[str, Any]) -> str:

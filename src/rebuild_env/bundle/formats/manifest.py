@@ -12,6 +12,11 @@ Schema (``format_version: 1``)::
     sample: {input: sample_input.npy, output: sample_output.npy}   # optional
     code: [code/my_features.py]       # optional: the author's modules the model imports
                                       # (.py files or package folders inside the bundle)
+    numeric_context:                  # optional: where the sample's outputs were computed
+      blas: [{internal_api: openblas, version: 0.3.27, architecture: Haswell,
+              num_threads: 8, threading_layer: pthreads, prefix: libscipy_openblas}]
+      cpu: {model: "Intel(R) Core(TM) i7-...", flags: [avx, avx2, fma, ...]}
+      env: {OPENBLAS_NUM_THREADS: "1"}  # the variables that choose a kernel or threads
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from ...errors import BundleError
+from ...numeric_context import NumericContext
 from ...pins import (
     MODEL_LOADERS,
     CodeLocation,
@@ -38,6 +44,14 @@ from ..textfile import read_text
 NAME = "manifest"
 MANIFEST = "bundle.yaml"
 FORMAT_VERSION = 1
+NUMERIC_CONTEXT = "numeric_context"
+
+
+def numeric_section(context: object) -> dict[str, object] | None:
+    """The ``numeric_context`` section to write, from what the probe captured (``None``:
+    nothing usable was captured)."""
+    parsed = NumericContext.from_json(context)
+    return parsed.to_json() if parsed is not None else None
 
 
 def detect(bundle: Path) -> bool:
@@ -187,4 +201,6 @@ def read(bundle: Path, *, model: Path | None = None) -> RecordedEnv:
         platform=platform if isinstance(platform, str) else "",
         sample=sample,
         code=fields.code(bundle, data.get("code")),
+        # informative only: a malformed section is ignored rather than refused
+        numeric=NumericContext.from_json(data.get("numeric_context")),
     )

@@ -126,7 +126,7 @@ def layout_of(dtype: object) -> Layout:
         raise ScanError("an array's dtype is not rebuilt by numpy.dtype")
     if dtype.builds != 1:
         raise ScanError("a numpy dtype's state is set more or less than once")
-    layout = dtype.extra.get("layout")
+    layout = (dtype.extra or {}).get("layout")
     if not isinstance(layout, Layout):
         raise ScanError(str(layout))
     return layout

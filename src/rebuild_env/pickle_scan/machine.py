@@ -324,11 +324,11 @@ class Machine:
         cls = target.cls
         if isinstance(cls, Global) and (cls.module, cls.name) == dtypes.NUMPY_DTYPE:
             try:
-                target.extra["layout"] = dtypes.compute(target, self.budget.charge)
+                target.extra = {"layout": dtypes.compute(target, self.budget.charge)}
             except TooComplex:
                 raise
             except ScanError as exc:  # refused only if an array payload depends on it
-                target.extra["layout"] = str(exc)
+                target.extra = {"layout": str(exc)}
         if isinstance(cls, Global) and isinstance(state, dict):
             version = state.get("_sklearn_version")
             if isinstance(version, str):

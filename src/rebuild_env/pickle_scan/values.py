@@ -9,7 +9,7 @@ must not assume it does not.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class ScanError(Exception):
@@ -48,7 +48,7 @@ class Global:
     name: str
 
 
-@dataclass(eq=False)
+@dataclass(eq=False, slots=True)
 class Obj:
     """An object built from a callable or class (REDUCE, NEWOBJ, INST, OBJ...).
 
@@ -61,7 +61,8 @@ class Obj:
     how: str
     state: object = None
     builds: int = 0
-    extra: dict[str, object] = field(default_factory=dict)
+    extra: dict[str, object] | None = None
+    """What checks noted about it when it was built (a dtype's layout)."""
 
     def build(self, state: object) -> None:
         """Apply one BUILD."""

@@ -25,8 +25,9 @@ GENERATED_ROWS = 5
 GENERATED_SEED = 0
 
 
-class Refused(Exception):
-    pass
+class Refused(BaseException):
+    """A global or allocation the host did not allow. A BaseException, so that a library's
+    ``except Exception`` fallback (numpy.load wraps what pickle raises) cannot swallow it."""
 
 
 # --- every unpickle in this process is restricted --------------------------------------

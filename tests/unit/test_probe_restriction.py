@@ -144,5 +144,5 @@ def test_allocations_asked_for_by_the_file_are_bounded(tmp_path: Path) -> None:
     small = tmp_path / "small.pkl"
     small.write_bytes(pickle.dumps(bytearray(b"ok"), protocol=2))
     assert (
-        _child(tmp_path, "pickle.loads(data)", small, allowed + [["_codecs", "encode"]]) == "loaded"
+        _child(tmp_path, "pickle.loads(data)", small, [*allowed, ["_codecs", "encode"]]) == "loaded"
     )

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import bz2
 import json
-import os
 import lzma
+import os
 import pickletools
 import struct
 import subprocess

@@ -34,6 +34,7 @@ th,td{border:1px solid #d0d7de;padding:.35rem .5rem;text-align:left;vertical-ali
 th{background:#f6f8fa}
 td.ok{background:#dafbe1}td.warn{background:#fff8c5}td.fail{background:#ffebe9}
 ul{margin:0;padding-left:1.1rem}
+td:nth-child(2){max-width:24rem}td:nth-child(5){min-width:16rem}
 code{font-size:.85rem}
 .summary td{font-weight:600}
 """
@@ -74,7 +75,7 @@ class PackageLine:
 
     def text(self) -> str:
         """``numpy 1.26.4 (recorded 1.26.3; the model file says >=1.26)``."""
-        out = f"{self.name} {self.installed or self.recorded or '?'}"
+        out = f"{self.name} {self.installed or self.recorded or '(not imported)'}"
         notes = []
         if self.recorded and self.recorded != self.installed:
             notes.append(f"recorded {self.recorded}")

@@ -16,15 +16,26 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ExitCode, RebuildEnvError
-from .rebuild import Options, rebuild
+from .rebuild import Options, Progress, rebuild
 from .report import Report
+
+
+@dataclass(frozen=True)
+class Worker:
+    """Where a bundle was verified, when a Dask cluster did it (``verify --scheduler``)."""
+
+    address: str
+    """The Dask worker's address (``tcp://10.0.0.7:40123``)."""
+    host: str
+    """Its machine's host name."""
 
 
 @dataclass(frozen=True)
 class BatchRow:
     """The outcome of one bundle."""
 
-    bundle: Path
+    bundle: Path | str
+    """As given: a path, or (``--scheduler``) an fsspec URL such as ``s3://bucket/model``."""
     status: str
     exit_code: ExitCode
     summary: str
@@ -34,10 +45,12 @@ class BatchRow:
     report: Report | None = None
     bug: BaseException | None = field(default=None, compare=False, repr=False)
     """An internal error (a bug), kept whole so that ``--debug`` shows its traceback."""
+    worker: Worker | None = None
+    """The cluster worker that verified it; ``None`` for a local run."""
 
     def to_json(self) -> dict[str, Any]:
         """The row as JSON (the full report included when there is one)."""
-        return {
+        doc: dict[str, Any] = {
             "bundle": str(self.bundle),
             "status": self.status,
             "exit_code": int(self.exit_code),
@@ -47,19 +60,30 @@ class BatchRow:
             "seconds": round(self.seconds, 3),
             "report": self.report.to_json() if self.report else None,
         }
+        if self.worker is not None:
+            doc["worker"] = {"address": self.worker.address, "host": self.worker.host}
+        return doc
 
 
 KEY_DISTRIBUTIONS = ("scikit-learn", "numpy", "scipy", "pandas")
 
 
-def _one(
-    bundle: Path, options: Options, number: int, on_start: Callable[[int, Path], None] | None
+def verify_one(
+    bundle: Path,
+    options: Options,
+    number: int,
+    on_start: Callable[[int, Path], None] | None = None,
+    progress: Progress | None = None,
 ) -> BatchRow:
+    """Rebuild and verify one bundle; any failure becomes the row (this never raises).
+
+    The same call serves a local ``--jobs`` run and each Dask task of ``--scheduler``."""
     if on_start is not None:
         on_start(number, bundle)
     started = time.perf_counter()
     try:
-        report = rebuild(bundle, replace(options, seconds={}))
+        fresh = replace(options, seconds={})
+        report = rebuild(bundle, fresh) if progress is None else rebuild(bundle, fresh, progress)
     except RebuildEnvError as exc:
         return BatchRow(
             bundle, "error", exc.exit_code, exc.one_line(), seconds=time.perf_counter() - started
@@ -100,7 +124,7 @@ def verify_all(
     sysconfig.get_config_vars()
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
         futures = [
-            pool.submit(_one, b, options, n, on_start) for n, b in enumerate(bundles, start=1)
+            pool.submit(verify_one, b, options, n, on_start) for n, b in enumerate(bundles, start=1)
         ]
         for future in as_completed(futures):
             if on_done is not None:

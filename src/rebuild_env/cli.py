@@ -274,9 +274,22 @@ def build_parser() -> argparse.ArgumentParser:
     _common(save)
 
     verify = sub.add_parser("verify", help="rebuild (through the cache) and verify many bundles")
-    verify.add_argument("bundles", nargs="+", type=Path, metavar="BUNDLE")
+    verify.add_argument(
+        "bundles",
+        nargs="+",
+        metavar="BUNDLE",
+        help="bundle folders or model files; with --scheduler also fsspec URLs (s3://...)",
+    )
     _backend_args(verify)
-    verify.add_argument("--jobs", "-j", type=int, default=1, help="bundles verified at once")
+    verify.add_argument(
+        "--jobs", "-j", type=int, default=1, help="bundles verified at once (on this machine)"
+    )
+    verify.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="verify on a Dask cluster: tcp://HOST:PORT of its scheduler, one task per bundle "
+        "(default: $DASK_SCHEDULER_ADDRESS; needs rebuild-env[dask])",
+    )
     verify.add_argument("--timeout", type=float, default=600.0, help="seconds each probe may take")
     verify.add_argument("--trust", action="store_true", help="load models the scan refuses")
     verify.add_argument(
@@ -608,7 +621,13 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
                 f"cannot tell the report format from {args.report.name!r}",
                 hint="name it FILE.html or FILE.md",
             )
-    bundles, skipped = _own_output_folders(args.bundles)
+    address = _scheduler(args)
+    given: list[Path | str] = list(map(Path, args.bundles))
+    if address is not None:
+        from .distributed import is_url
+
+        given = [b if is_url(b) else Path(b) for b in args.bundles]
+    bundles, skipped = _own_output_folders(given)
     loud = not (args.quiet or args.json)
     started = time.monotonic()
     done = 0
@@ -623,18 +642,29 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
         nonlocal done
         done += 1
         if loud:
+            where = f" on {row.worker.host}" if row.worker is not None else ""
             line(
-                f"{row.bundle}: {row.summary} ({row.seconds:.1f} s); {done} of {len(bundles)} done"
+                f"{row.bundle}: {row.summary} ({row.seconds:.1f} s{where}); "
+                f"{done} of {len(bundles)} done"
             )
 
-    def begin(index: int, bundle: Path) -> None:
+    def begin(index: int, bundle: Path | str) -> None:
         if loud:
             line(f"starting {index} of {len(bundles)}: {bundle}")
 
     if loud:
         for folder in skipped:
             print(f"rebuild-env: skipped {folder}: spec files rebuild-env wrote", file=sys.stderr)
-    rows = verify_all(bundles, options, jobs=args.jobs, on_done=say, on_start=begin)
+    if address is not None:
+        from .distributed import verify_on_cluster
+
+        def begin_on(index: int, host: str) -> None:
+            begin(index, f"{bundles[index - 1]} on {host}")
+
+        rows = verify_on_cluster(bundles, options, address=address, on_done=say, on_start=begin_on)
+    else:
+        paths = [Path(b) for b in bundles]
+        rows = verify_all(paths, options, jobs=args.jobs, on_done=say, on_start=begin)
     if args.debug:  # a bundle's bug became its row; --debug still shows where it happened
         import traceback
 
@@ -643,10 +673,15 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
                 traceback.print_exception(row.bug, file=sys.stderr)
     code = batch_exit_code(rows)
     passed = sum(1 for r in rows if r.exit_code == ExitCode.OK)
-    table = [("bundle", "status", "python", "versions", "time")]
+    table: list[tuple[str, ...]] = [("bundle", "status", "python", "versions", "time")]
     for r in rows:
         versions = " ".join(f"{k}={v}" for k, v in r.versions)
         table.append((str(r.bundle), r.status, r.python, versions, f"{r.seconds:.1f}s"))
+    if address is not None:  # which worker verified each bundle
+        table = [(*table[0], "worker")] + [
+            (*t, f"{r.worker.host} {r.worker.address}" if r.worker else "-")
+            for t, r in zip(table[1:], rows, strict=True)
+        ]
     lines = _columns(table)
     lines.append(f"{passed}/{len(rows)} verified")
     if args.report is not None:
@@ -665,15 +700,20 @@ def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
     return code, "\n".join(lines), doc
 
 
-def _own_output_folders(bundles: Sequence[Path]) -> tuple[list[Path], list[Path]]:
+def _own_output_folders(
+    bundles: Sequence[Path | str],
+) -> tuple[list[Path | str], list[Path | str]]:
     """The bundles to verify, and the folders of spec files rebuild-env wrote itself
-    (``verify */`` in a folder where ``--out`` put them): those are no bundles."""
+    (``verify */`` in a folder where ``--out`` put them): those are no bundles. A URL
+    (a str, ``--scheduler`` only) is a bundle."""
     from .rebuild import OUT_MARKER
 
-    kept: list[Path] = []
-    skipped: list[Path] = []
+    kept: list[Path | str] = []
+    skipped: list[Path | str] = []
     for bundle in bundles:
-        own = (bundle / OUT_MARKER).is_file() or bundle.resolve().name == LEGACY_OUT_NAME
+        own = isinstance(bundle, Path) and (
+            (bundle / OUT_MARKER).is_file() or bundle.resolve().name == LEGACY_OUT_NAME
+        )
         (skipped if own else kept).append(bundle)
     if not kept:
         raise UsageError(
@@ -681,6 +721,11 @@ def _own_output_folders(bundles: Sequence[Path]) -> tuple[list[Path], list[Path]
             hint="pass bundle folders or model files",
         )
     return kept, skipped
+
+
+def _scheduler(args: argparse.Namespace) -> str | None:
+    """``--scheduler``, else ``DASK_SCHEDULER_ADDRESS`` (Dask's own variable), else none."""
+    return args.scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS") or None
 
 
 def _compare(args: argparse.Namespace, progress: _Progress) -> tuple[ExitCode, str, dict[str, Any]]:

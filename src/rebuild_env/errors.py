@@ -128,3 +128,11 @@ class Interrupted(RebuildEnvError):
     """The user pressed Ctrl-C (or the process got SIGTERM)."""
 
     exit_code = ExitCode.INTERRUPTED
+
+
+class ExtraMissing(UsageError):
+    """The command line asks for a feature whose optional dependencies are not installed."""
+
+
+class SchedulerUnreachable(UsageError):
+    """``verify --scheduler``: no Dask scheduler answered at that address in time."""

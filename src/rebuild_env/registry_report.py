@@ -13,10 +13,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import ExitCode, UsageError
 from .report import Report
+
+if TYPE_CHECKING:
+    from .batch import Worker
 
 KEY_PACKAGES = ("scikit-learn", "numpy", "scipy", "pandas", "xgboost", "lightgbm", "torch")
 FORMATS = {".html": "html", ".htm": "html", ".md": "markdown", ".markdown": "markdown"}
@@ -44,7 +47,7 @@ class Row(Protocol):
     """What the report needs of a ``verify`` row (``batch.BatchRow``)."""
 
     @property
-    def bundle(self) -> Path: ...
+    def bundle(self) -> Path | str: ...
     @property
     def status(self) -> str: ...
     @property
@@ -57,6 +60,13 @@ class Row(Protocol):
     def seconds(self) -> float: ...
     @property
     def report(self) -> Report | None: ...
+    @property
+    def worker(self) -> Worker | None: ...
+
+
+def _where(row: Row) -> str:
+    """`` on HOST (tcp://...)`` when a cluster worker verified the bundle, else nothing."""
+    return f" on {row.worker.host} ({row.worker.address})" if row.worker is not None else ""
 
 
 @dataclass(frozen=True)
@@ -151,7 +161,7 @@ def render_html(rows: Sequence[Row], *, title: str = "rebuild-env registry repor
         )
         body.append(
             "<tr>"
-            f"<td><code>{esc(str(row.bundle))}</code></td>"
+            f"<td><code>{esc(str(row.bundle))}</code>{esc(_where(row))}</td>"
             f"<td class={_verdict_class(row)}>{esc(row.status)} (exit {int(row.exit_code)})<br>"
             f"{esc(row.summary)}</td>"
             f"<td>{esc(_level(row))}</td>"
@@ -193,7 +203,8 @@ def render_markdown(rows: Sequence[Row], *, title: str = "rebuild-env registry r
         pkgs = "<br>".join(_md_cell(p.text()) for p in packages(row.report))
         warnings = "<br>".join(_md_cell(w) for w in _warnings(row)) or "none"
         lines.append(
-            f"| `{_md_cell(str(row.bundle))}` | {row.status} (exit {int(row.exit_code)}): "
+            f"| `{_md_cell(str(row.bundle))}`{_md_cell(_where(row))} | "
+            f"{row.status} (exit {int(row.exit_code)}): "
             f"{_md_cell(row.summary)} | {_level(row)} | {row.python or '-'} | {pkgs or '-'} | "
             f"{warnings} | {row.seconds:.1f} s |"
         )

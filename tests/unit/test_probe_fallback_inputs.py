@@ -81,3 +81,14 @@ def test_a_collection_with_a_failing_member_does_not_predict() -> None:
         probe._predict({"ok": LinearRegression().fit(X, y), "bad": broken}, {}, result)
     assert result["members"] == {"ok": "predicts", "bad": "failed"}
     assert result["level"] == "loads" and result["error"]["stage"] == "predict"
+
+
+def test_a_pickle_that_is_not_a_model_says_what_it_holds() -> None:
+    result: dict[str, Any] = {"error": None, "timings": {}, "level": "loads", "input": None}
+    probe._predict({"name": "churn", "version": "3"}, {"method": "predict"}, result)
+    assert result["error"]["type"] == "NotAModel"
+    assert (
+        "the file holds a builtins.dict object, which has no predict()"
+        in (result["error"]["message"])
+    )
+    assert result["level"] == "loads"

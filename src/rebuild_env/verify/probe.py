@@ -879,6 +879,8 @@ def _predict(model, request, result):
         elif _members(model) is not None:
             _predict_members(_members(model), request, result)
             return
+        elif not hasattr(model, request.get("method") or "predict"):
+            raise NotAModel(_what_it_is(model, request.get("method") or "predict"))
         else:
             result["input"] = "generated"
             sample = generate_input(model, request.get("input_schema"))
@@ -918,6 +920,20 @@ def _predict(model, request, result):
             result["level"] = "within-tolerance"
         else:
             result["level"] = "differs"
+
+
+class NotAModel(Exception):
+    """The file holds something that cannot be called as the recorded method."""
+
+
+def _what_it_is(model, method):
+    """``the file holds a mlflow.entities.ModelVersion object, which has no predict()``."""
+    kind = type(model)
+    name = "%s.%s" % (kind.__module__, getattr(kind, "__qualname__", kind.__name__))
+    return (
+        "the file holds a %s object, which has no %s(): it is not a model (or not one that "
+        "can be called this way)" % (name, method)
+    )
 
 
 def _members(model):

@@ -100,3 +100,38 @@ def test_trusted_local_code_is_copied_and_the_request_points_at_the_copy(tmp_pat
     assert request["local_modules"] == {"my_features": "/opt/bundle/code/my_features.py"}
     assert request["local_globals"] == [["my_features", "AddRatio"]]
     assert (out / "bundle" / "code" / "my_features.py").read_text() == MODULE
+
+
+def _bundle_with_python(tmp_path: Path, version: str) -> Path:
+    import shutil
+
+    bundle = tmp_path / "bundle"
+    shutil.copytree(EXAMPLE_BUNDLE, bundle)
+    manifest = bundle / "bundle.yaml"
+    text = manifest.read_text()
+    recorded = re.search(r"^  version: (\S+)$", text, re.MULTILINE)
+    assert recorded is not None
+    text = text.replace(f"  version: {recorded.group(1)}", f"  version: {version}", 1)
+    manifest.write_text(text)
+    return bundle
+
+
+@pytest.mark.parametrize(
+    ("recorded", "image", "comment"),
+    [
+        ("3.11.2", "python:3.11.2-slim", False),  # the recorded patch release, not the local one
+        ("3.11", r"python:3\.11(\.\d+)?-slim", True),  # no patch recorded: the plan's, explained
+    ],
+)
+def test_the_image_is_the_recorded_patch_release(
+    tmp_path: Path, recorded: str, image: str, comment: bool
+) -> None:
+    bundle = _bundle_with_python(tmp_path, recorded)
+    out = tmp_path / "docker"
+    result = run_cli("plan", bundle, "--out", tmp_path / "spec", "--emit", "dockerfile", out)
+    assert result.code == 0, result.stderr
+    text = (out / "Dockerfile").read_text()
+    assert re.search(rf"^FROM {image}$", text, re.MULTILINE), text
+    assert ("# Python " in text) == comment
+    hashed = "--hash=" in (out / "requirements.txt").read_text()
+    assert ("--require-hashes" in text) == hashed

@@ -15,10 +15,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from packaging.version import InvalidVersion, Version
+
 from ..plan import Plan
 from ..verify.runner import PROBE
 
 PYTHON_IMAGE = "python:{version}-slim"
+# The official image has a tag per CPython patch release from 3.5 on (docker-library builds
+# security-only releases from source too); older ones only by minor, if at all.
+OLDEST_PATCH_IMAGE = (3, 5)
 MICROMAMBA_IMAGE = "mambaorg/micromamba:1.5.10"
 BUNDLE_DIR = "/opt/bundle"
 CODE_DIR = "code"
@@ -60,6 +65,31 @@ def _copy_local_code(modules: dict[str, str], code: Path) -> dict[str, Any]:
     return {"code_paths": [f"{BUNDLE_DIR}/{CODE_DIR}"], "local_modules": where}
 
 
+def python_image(plan: Plan) -> tuple[str, str]:
+    """The base image (the recorded patch release when the plan kept its minor version),
+    and a comment line when it falls back to the minor version."""
+    minor = plan.python_version
+    recorded = plan.recorded.python.version if plan.recorded.python else ""
+    try:
+        exact = Version(recorded)
+    except InvalidVersion:
+        exact = None
+    fits = (
+        exact is not None
+        and len(exact.release) == 3
+        and f"{exact.major}.{exact.minor}" == ".".join(minor.split(".")[:2])
+        and exact.release[:2] >= OLDEST_PATCH_IMAGE
+    )
+    if fits:
+        return PYTHON_IMAGE.format(version=recorded), ""
+    why = (
+        f"the bundle records Python {recorded}, the plan uses {minor}"
+        if recorded
+        else "the bundle records no patch release of Python"
+    )
+    return PYTHON_IMAGE.format(version=minor), f"# Python {minor}: {why}."
+
+
 def render(plan: Plan, spec_names: list[str], env: Mapping[str, str] | None = None) -> str:
     """The Dockerfile text for the plan's backend; ``env``: variables every later step and
     the image's containers get (the recorded BLAS kernel, with ``--pin-kernel``)."""
@@ -84,10 +114,15 @@ def render(plan: Plan, spec_names: list[str], env: Mapping[str, str] | None = No
                 "RUN python -m pip install --no-cache-dir -r /tmp/requirements-pip.txt",
             ]
     else:
+        image, comment = python_image(plan)
+        hashed = bool(plan.packages) and all(p.hashes for p in plan.packages)
         lines = [
-            f"FROM {PYTHON_IMAGE.format(version=plan.python_version)}",
+            *([comment] if comment else []),
+            f"FROM {image}",
             "COPY requirements.txt /tmp/requirements.txt",
-            "RUN python -m pip install --no-cache-dir -r /tmp/requirements.txt",
+            "RUN python -m pip install --no-cache-dir"
+            + (" --require-hashes" if hashed else "")
+            + " -r /tmp/requirements.txt",
         ]
     header = [
         f"# Written by rebuild-env for {plan.recorded.bundle_dir.name}: Python "

@@ -25,13 +25,14 @@ from .backends.base import (
 )
 from .bundle import read_bundle
 from .cache import touch
+from .errors import BuildError
 from .local_code import LocalCode
 from .locations import cache_dir
 from .numeric_context import CORETYPE_VAR, PinDecision, pin_for, this_cpu, write_kernel_pin
 from .pins import Pin, RecordedEnv
 from .plan import Plan
 from .report import Report
-from .resolve import make_plan
+from .resolve import make_plan, without_failed_install
 from .verify import fidelity, fingerprint, store
 from .verify.runner import (
     DEFAULT_TIMEOUT_S,
@@ -42,6 +43,8 @@ from .verify.runner import (
 )
 
 OUT_MARKER = ".rebuild-env-out"
+MAX_INSTALL_PRUNES = 8
+"""Recorded pins pruned after failing to install (each re-plans and rebuilds) per run."""
 """Left in every folder of spec files, so that ``verify DIR/*`` knows it is no bundle."""
 Progress = Callable[[str, str], None]
 """Called with (stage, event): event is ``start`` or ``done``."""
@@ -290,6 +293,30 @@ def _rebuild(
                 progress=progress,
             )
             return replace(report, prefix=None)
+    for _ in range(MAX_INSTALL_PRUNES):
+        try:
+            return _build_and_verify(
+                plan,
+                scanned=scanned,
+                out=out,
+                options=options,
+                backend=backend,
+                progress=progress,
+                warm=warm,
+            )
+        except BuildError as exc:
+            # an app pin that fails only when installing (its wheel does not build) is
+            # pruned like one that fails to resolve, when the model does not need it
+            pruned = without_failed_install(
+                plan,
+                scanned.hints,
+                exc.output,
+                python=options.python,
+                prefer_recorded=options.prefer_recorded,
+            )
+            if pruned is None or options.offline:
+                raise
+            plan = pruned
     return _build_and_verify(
         plan,
         scanned=scanned,
@@ -379,6 +406,7 @@ def _build_locked(
         record: dict[str, object] = {
             "plan_key": key,
             "bundle": str(plan.recorded.bundle_dir.resolve()),
+            "role": plan.role,
             "python": plan.python_version,
             "backend": plan.backend,
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),

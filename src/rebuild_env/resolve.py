@@ -871,3 +871,42 @@ def make_plan(
         conflicts=tuple(resolver.conflicts),
         dependency_metadata=tuple(resolver.metadata),
     )
+
+
+def without_failed_install(
+    plan: Plan,
+    hints: Sequence[Pin],
+    output: str,
+    *,
+    python: str | None = None,
+    prefer_recorded: bool = False,
+) -> Plan | None:
+    """The plan again without the recorded pin an installer failure names (a wheel that
+    did not build, a download that failed), when the model does not need it; else ``None``.
+
+    The same pruning rule as at resolution time, for what only fails when installing.
+    """
+    needed = model_needs(hints, plan.recorded.model.loader)
+    culprit = _failed_pin(output, plan.recorded.pins)
+    if culprit is None or culprit.name in needed:
+        return None
+    cause = uv_output.install_cause(output) or uv_output.last_line(output)
+    reason = f"it failed to install here ({cause})"
+    recorded = replace(
+        plan.recorded,
+        pins=tuple(p for p in plan.recorded.pins if p.name != culprit.name),
+        notes=(
+            *plan.recorded.notes,
+            f"dropped {culprit.requirement()} ({culprit.source}): {reason}; the model does "
+            "not need it",
+        ),
+    )
+    again = make_plan(
+        recorded,
+        backend=plan.backend,
+        python=python,
+        hints=hints,
+        resolve=True,
+        prefer_recorded=prefer_recorded,
+    )
+    return replace(again, dropped=(*again.dropped, Dropped(culprit, reason)))

@@ -197,3 +197,39 @@ def test_matrix_sample_three_versions_two_formats(tmp_path: Path) -> None:
     }
     assert "**Totals: 6 bundles" in out.read_text()
     assert all(r["outcome"] in ("identical", "predicts", "loads-only", "failed") for r in found)
+
+
+BROKEN_SETUP = """import sys
+from setuptools import setup
+if "bdist_wheel" in sys.argv:
+    raise SystemExit("error: this package needs a C compiler that is not here")
+setup(name="brokenpkg", version="0.1", py_modules=[])
+"""
+
+
+def test_class_3_a_pin_whose_wheel_does_not_build_is_pruned(tmp_path: Path) -> None:
+    """An unneeded sdist whose metadata resolves but whose wheel fails to build only fails
+    at install time: it is pruned there too, with the installer's reason."""
+    import tarfile
+
+    source = tmp_path / "brokenpkg-0.1"
+    source.mkdir()
+    (source / "setup.py").write_text(BROKEN_SETUP)
+    (source / "PKG-INFO").write_text("Metadata-Version: 1.0\nName: brokenpkg\nVersion: 0.1\n")
+    sdist = tmp_path / "brokenpkg-0.1.tar.gz"
+    with tarfile.open(sdist, "w:gz") as archive:
+        archive.add(source, arcname=source.name)
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    stack = ["scikit-learn==1.3.2", "numpy==1.26.2", "scipy==1.11.4", "joblib==1.3.2"]
+    _train(tmp_path, "3.11", stack, TRAIN_LOGREG, "2023-12-01")
+    (bundle / "requirements.txt").write_text(
+        "\n".join([*stack, f"brokenpkg @ {sdist.as_uri()}"]) + "\n"
+    )
+    (bundle / "runtime.txt").write_text("python-3.11\n")
+    code, doc = _rebuild(bundle, "--prefix", tmp_path / "env", "--out", tmp_path / "out")
+    assert code == 0, doc
+    assert any(
+        "dropped brokenpkg" in w and "needs a C compiler that is not here" in w
+        for w in doc["warnings"]
+    ), doc["warnings"]

@@ -485,8 +485,13 @@ class _Resolver:
             for m in _REQUIRED_NAME.finditer(self.last_reason)
         }
         for pin in pins:
-            if pin.name not in blamed or not pin.version or not files.get(pin.name):
+            if pin.name not in blamed or not pin.version:
                 continue
+            if not files.get(pin.name):  # its page could not be read when the cutoff was set
+                again = index.release_files(
+                    [pin.name], url=self.index.index_url, only={pin.name: pin.version}
+                )
+                files[pin.name] = (again or {}).get(pin.name, [])
             uploaded = index.upload_date(release_of(files[pin.name], pin.version))
             later = index.day_after_newest([uploaded])
             if later and later > cutoff:

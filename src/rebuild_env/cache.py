@@ -43,6 +43,8 @@ class CachedEnv:
     backend: str
     last_used: float
     size: int
+    role: str = "reference"
+    """``candidate``: built for the upgraded side of ``compare``."""
 
 
 def envs_dir() -> Path:
@@ -72,6 +74,7 @@ def _entry(path: Path) -> CachedEnv:
         path=path,
         complete=is_complete(path),
         bundle=str(record.get("bundle", "")),
+        role="candidate" if record.get("role") == "candidate" else "reference",
         python=str(record.get("python", "")),
         backend=str(record.get("backend", "")),
         last_used=last_used,

@@ -193,6 +193,7 @@ def candidate_plan(
         exclude_newer=as_of,
         warnings=tuple(warnings),
         conflicts=(),
+        role="candidate",
     )
     return plan, changes
 

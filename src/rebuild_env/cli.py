@@ -827,7 +827,7 @@ def _cache(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
             e.python,
             e.backend,
             time.strftime("%Y-%m-%d %H:%M", time.localtime(e.last_used)),
-            e.bundle,
+            e.bundle + (" (compare candidate)" if e.role == "candidate" else ""),
         )
         for e in found
     ]
@@ -843,6 +843,7 @@ def _cache(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
             "path": str(e.path),
             "complete": e.complete,
             "bundle": e.bundle,
+            "role": e.role,
             "python": e.python,
             "backend": e.backend,
             "last_used": e.last_used,

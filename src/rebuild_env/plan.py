@@ -77,6 +77,8 @@ class Plan:
     dropped: tuple[Dropped, ...] = ()
     conflicts: tuple[str, ...] = ()
     dependency_metadata: tuple[DependencyMetadata, ...] = ()
+    role: str = "reference"
+    """``candidate`` for the upgraded side of ``compare`` (the cache listing says so)."""
     """Releases whose own metadata uv rejects, stated to it again (``uv.toml``)."""
 
     def package(self, name: str) -> PlannedPackage | None:

@@ -68,6 +68,13 @@ def test_an_identical_release_exits_0_with_every_output_compared(tmp_path: Path)
     assert again_doc["reference"]["outputs_saved_at"] is None  # probed again
     assert again_doc["verdict"]["status"] == "identical"
 
+    # the cache listing tells the candidate from the reference
+    listed = one_document(run_cli("cache", "list", "--json").stdout)
+    roles = {row["path"]: row["role"] for row in listed["environments"]}
+    assert roles[doc["reference"]["prefix"]] == "reference"
+    assert roles[verdict["prefix"]] == "candidate"
+    assert "(compare candidate)" in run_cli("cache", "list").stdout
+
 
 @pytest.mark.parametrize(
     ("upgrade", "code", "words"),

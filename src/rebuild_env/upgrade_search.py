@@ -10,6 +10,7 @@ return to identical there is reported (the assumption did not hold).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -110,9 +111,17 @@ def newest_identical(session: Session, upgrades: Sequence[Upgrade]) -> Search:
             hint="widen the range, or pass --python for another interpreter",
         )
     steps: list[tuple[str, Verdict]] = []
+    # newest first, then a bisection, then the release after the boundary
+    at_most = min(len(versions), 2 + math.ceil(math.log2(len(versions) + 1)))
 
     def identical(i: int) -> bool:
+        stage = (
+            f"release {len(steps) + 1} of at most {at_most} "
+            f"({len(versions)} releases): {upgrade.name} {versions[i]}"
+        )
+        session.progress(stage, "start")
         verdict = session.check([*fixed, upgrade.exact(versions[i])])
+        session.progress(stage, "done")
         steps.append((versions[i], verdict))
         return verdict.status == "identical"
 

@@ -101,6 +101,12 @@ def test_newest_identical_matches_checking_every_release(old: Path, tmp_path: Pa
     versions = search["versions"]
     assert versions[0] == "1.0" and len(versions) >= 5
     assert len(search["steps"]) < len(versions)  # a bisection, not a scan
+    # progress says how far the search is: "release 2 of at most 5 (7 releases): ..."
+    shown = run_cli(
+        "compare", old, "--out", tmp_path, "--upgrade", SEARCH_RANGE, "--newest-identical"
+    )
+    assert "release 1 of at most" in shown.stderr, shown.stderr
+    assert f"({len(versions)} releases)" in shown.stderr
     one_by_one = {}
     for version in versions:
         _, each = _compare(old, tmp_path, "--upgrade", f"scikit-learn=={version}")

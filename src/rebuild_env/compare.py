@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import index
-from .backends.base import env_python
+from .backends.base import env_python, in_use
 from .candidate import Upgrade, candidate_plan, check_upgrades
 from .compare_verdict import OutputRun, ReferenceFailed, Side, Verdict, check_reference, judge
 from .errors import ResolveError
@@ -106,7 +106,8 @@ def _probe_in(
 ) -> ProbeResult:
     folder.mkdir(parents=True, exist_ok=True)
     request = _request(plan, scanned, runs, folder)
-    return run_probe(env_python(prefix), request, timeout=timeout, warm=warm, sandbox=sandbox)
+    with in_use(prefix):  # `cache prune` / `clear` skip the env while it is probed
+        return run_probe(env_python(prefix), request, timeout=timeout, warm=warm, sandbox=sandbox)
 
 
 class _Background:

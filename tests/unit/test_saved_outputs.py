@@ -67,3 +67,17 @@ def test_a_torn_entry_is_not_reused(tmp_path: Path) -> None:
     entry.mkdir(parents=True)
     (entry / so.RESULT_FILE).write_text("{not json", encoding="utf-8")
     assert so.saved_outputs(tmp_path, "k") is None
+
+
+def test_saved_outputs_stop_serving_once_the_env_changes(tmp_path: Path) -> None:
+    prefix = tmp_path / "env"
+    site = prefix / "lib" / "python3.11" / "site-packages"
+    (site / "numpy-2.4.6.dist-info").mkdir(parents=True)
+    (site / "numpy-2.4.6.dist-info" / "RECORD").write_text("numpy/__init__.py,,\n")
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    (outputs / "predict.npy").write_bytes(b"npy")
+    so.save_outputs(prefix, "k", ProbeResult(level="identical"), outputs)
+    assert so.saved_outputs(prefix, "k") is not None  # the env as it was: reused
+    (site / "numpy-2.4.6.dist-info").rename(site / "numpy-2.0.2.dist-info")  # another numpy
+    assert so.saved_outputs(prefix, "k") is None  # probed again, never vouched for

@@ -4,7 +4,9 @@ A cached environment is immutable once complete, so what its probe computed for 
 model, sample and list of output runs stays true: a later ``compare`` of the same bundle
 reads those ``.npy`` files instead of running the reference probe again (``--reverify``
 runs it). Each entry is ``rebuild-env-outputs/<key>/`` in the env: the outputs and
-``probe.json`` (the probe's result and when it ran), renamed into place whole.
+``probe.json`` (the probe's result, when it ran, and the env's fingerprint then), renamed
+into place whole. An entry serves only while the env's fingerprint still matches: a
+damaged or modified env is probed again, as ``rebuild`` does with its stored verdicts.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from . import fingerprint
 from .runner import ProbeResult, result_from_dict, result_to_dict
 from .store import verification_key
 
@@ -55,13 +58,18 @@ def outputs_key(request: dict[str, Any]) -> str:
 
 
 def saved_outputs(prefix: Path, key: str) -> tuple[ProbeResult, Path, str] | None:
-    """The stored probe result, its outputs folder and when it ran; ``None`` if absent."""
+    """The stored probe result, its outputs folder and when it ran; ``None`` if absent, or
+    if the env changed since (or the entry predates fingerprints)."""
     folder = prefix / OUTPUTS_DIR / key
     try:
         data = json.loads((folder / RESULT_FILE).read_text(encoding="utf-8"))
-        return result_from_dict(data["result"]), folder, str(data["at"])
+        result = result_from_dict(data["result"]), folder, str(data["at"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
+    then = fingerprint.EnvFingerprint.from_json(data.get("env"))
+    if then is None or fingerprint.changes(then, fingerprint.take(prefix), prefix):
+        return None
+    return result
 
 
 def save_outputs(prefix: Path, key: str, probe: ProbeResult, outputs: Path) -> None:
@@ -73,7 +81,11 @@ def save_outputs(prefix: Path, key: str, probe: ProbeResult, outputs: Path) -> N
         root.mkdir(exist_ok=True)
         shutil.copytree(outputs, temporary)
         at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        record = {"at": at, "result": result_to_dict(probe)}
+        record = {
+            "at": at,
+            "result": result_to_dict(probe),
+            "env": fingerprint.take(prefix).to_json(),
+        }
         (temporary / RESULT_FILE).write_text(json.dumps(record), encoding="utf-8")
         try:
             temporary.rename(target)

@@ -66,6 +66,7 @@ class CompareReport:
                 "reused_env": ref.reused,
                 "outputs_saved_at": ref.saved_at or None,
                 "version_warnings": list(ref.probe.version_warnings),
+                "sandbox": ref.probe.sandbox.to_json() if ref.probe.sandbox else None,
             },
             "verdict": self.verdict.to_json() if self.verdict else None,
             "search": self.search.to_json() if self.search else None,
@@ -81,6 +82,8 @@ class CompareReport:
                 f"reference  outputs computed at {ref.saved_at}, reused "
                 "(--reverify runs its probe again)"
             )
+        if ref.probe.sandbox is not None:
+            lines.append(f"sandbox    {ref.probe.sandbox.describe()}")
         if self.verdict is not None:
             lines += _verdict_lines(ref, self.verdict)
         if self.search is not None:

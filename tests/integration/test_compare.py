@@ -33,6 +33,7 @@ def test_an_identical_release_exits_0_with_every_output_compared(tmp_path: Path)
     assert verdict["status"] == "identical"
     assert verdict["versions"] == {"scikit-learn": "1.8.0"}
     assert doc["reference"]["packages"]["scikit-learn"] == "1.9.1"
+    assert doc["reference"]["sandbox"]["filesystem"] is True  # both probes ran confined
     # predict and predict_proba, on the recorded sample (150 rows) and on the larger input
     outputs = {o["output"]: o for o in verdict["outputs"]}
     assert set(outputs) == {
@@ -54,6 +55,7 @@ def test_an_identical_release_exits_0_with_every_output_compared(tmp_path: Path)
     assert text.code == ExitCode.OK
     assert "predict_proba on the larger input" in text.stdout
     assert "identical (1000 rows)" in text.stdout
+    assert "sandbox    landlock" in text.stdout
     assert "[env reused]" in text.stdout  # the second run builds nothing
     # ... and probes only the candidate: the reference's outputs were kept in its env
     assert "reference  outputs computed at" in text.stdout

@@ -52,6 +52,11 @@ CORE = "scikit-learn"
 OLDEST_SKLEARN = Version("0.20")
 DAYS_AFTER_UPLOAD = 5  # numpy/scipy/pandas as they were a few days after the release
 THIRD_PARTY_YEARS = 4
+# Users upgrade scikit-learn without its dependencies: the newest scikit-learn is also run
+# with each numpy/scipy/pandas minor of these last years (their pickles name other globals:
+# scipy 1.17's BSpline asks for array_api_compat's asarray, 1.18's does not).
+DEPENDENCY_YEARS = 3
+DEPENDENCIES = ("numpy", "scipy", "pandas")
 THIRD_PARTY_VERSIONS = 4
 KEY_PACKAGES = ("scikit-learn", "numpy", "scipy", "pandas", "joblib")
 HEAVY_BINARIES = ("numpy", "scipy", "scikit-learn", "pandas")
@@ -206,6 +211,8 @@ class Planned:
     pythons: tuple[tuple[str, Path], ...]  # (X.Y, interpreter)
     exclude_newer: str
     sample: bool = False
+    pin: str = ""  # a dependency variant: "scipy==1.17.1"
+    variant: str = ""  # its folder suffix: "scipy1.17"
 
 
 @dataclass(frozen=True)
@@ -309,6 +316,38 @@ def plan_profile(
             if has_wheel(release.files, minor) and has_wheel(partner.files, minor)
         )
         cells.append(Planned(profile, release, fitting[:PYTHONS_TRIED], cutoff, sample))
+    if profile.name == CORE and not sample:
+        cells += dependency_variants(profile, pythons, chosen[-1])
+    return cells
+
+
+def dependency_variants(
+    profile: Profile, pythons: dict[str, Path], newest: Release
+) -> list[Planned]:
+    """The newest scikit-learn with each recent numpy/scipy/pandas minor pinned."""
+    since = (datetime.now(timezone.utc) - timedelta(days=365 * DEPENDENCY_YEARS)).isoformat()
+    cells = []
+    for dependency in DEPENDENCIES:
+        for release in minor_heads(r for r in releases(dependency) if r.uploaded >= since):
+            fitting = tuple(
+                (minor, path)
+                for minor, path in sorted(
+                    pythons.items(), key=lambda kv: Version(kv[0]), reverse=True
+                )
+                if has_wheel(release.files, minor) and has_wheel(newest.files, minor)
+            )
+            cells.append(
+                Planned(
+                    profile,
+                    newest,
+                    fitting[:PYTHONS_TRIED],
+                    # the rest as of the newer of the two releases: scikit-learn's own
+                    # new dependencies must be there, and the pin must not be excluded
+                    date_after(max(newest.uploaded, release.uploaded), DAYS_AFTER_UPLOAD),
+                    pin=f"{dependency}=={release.version}",
+                    variant=f"{dependency}{release.version.major}.{release.version.minor}",
+                )
+            )
     return cells
 
 
@@ -326,10 +365,19 @@ def cell_root(cache: Path, planned: Planned) -> Path:
     return base / planned.profile.name
 
 
+def cell_name(planned: Planned, minor: str) -> str:
+    suffix = f"-{planned.variant}" if planned.variant else ""
+    return f"{planned.release.version}-py{minor}{suffix}"
+
+
 def finished_cell(cache: Path, planned: Planned) -> CellResult | None:
     for directory in sorted(cell_root(cache, planned).glob(f"{planned.release.version}-py*")):
         record = read_json(directory / "cell.json")
-        if record.get("status") == "done" and (directory / "pairs.json").exists():
+        if (
+            record.get("status") == "done"
+            and record.get("variant", "") == planned.variant
+            and (directory / "pairs.json").exists()
+        ):
             return CellResult(directory, record)
     return None
 
@@ -377,6 +425,8 @@ def build_env(planned: Planned, minor: str, python: Path, env: Path) -> str:
         "--only-binary",
         ",".join(HEAVY_BINARIES),
     ]
+    if planned.pin:
+        args.append(planned.pin)
     if profile.overrides:
         overrides = env / "overrides.txt"
         overrides.write_text("\n".join(profile.overrides) + "\n", encoding="utf-8")
@@ -421,7 +471,7 @@ def build_cell(cache: Path, planned: Planned) -> CellResult:
     if cached is not None:
         return cached
     started = time.perf_counter()
-    name = f"{planned.profile.name} {planned.release.version}"
+    name = f"{planned.profile.name} {planned.release.version} {planned.pin}".strip()
     record: dict[str, object] = {
         "format": CELL_FORMAT,
         "profile": planned.profile.name,
@@ -429,10 +479,11 @@ def build_cell(cache: Path, planned: Planned) -> CellResult:
         "version": str(planned.release.version),
         "uploaded": planned.release.uploaded,
         "exclude_newer": planned.exclude_newer,
+        "variant": planned.variant,
         "status": "failed",
     }
     if not planned.pythons:
-        directory = cell_root(cache, planned) / f"{planned.release.version}-nopython"
+        directory = cell_root(cache, planned) / cell_name(planned, "-none")
         directory.mkdir(parents=True, exist_ok=True)
         record["reason"] = "no interpreter on this machine has a wheel for it"
         write_json(directory / "cell.json", record)
@@ -440,7 +491,7 @@ def build_cell(cache: Path, planned: Planned) -> CellResult:
         return CellResult(directory, record)
     failures = []
     for minor, python in planned.pythons:
-        directory = cell_root(cache, planned) / f"{planned.release.version}-py{minor}"
+        directory = cell_root(cache, planned) / cell_name(planned, minor)
         directory.mkdir(parents=True, exist_ok=True)
         env = directory / "env"
         log(f"{name}: building on Python {minor} (as of {planned.exclude_newer})")
@@ -571,8 +622,12 @@ def cached_cells(cache: Path, profile: Profile) -> list[CellResult]:
         CellResult(d.parent, read_json(d))
         for d in sorted((cache / profile.name).glob("*/cell.json"))
     ]
-    finished = {str(r.record.get("version")) for r in found if r.done}
-    return [r for r in found if r.done or str(r.record.get("version")) not in finished]
+
+    def key(r: CellResult) -> tuple[str, str]:
+        return str(r.record.get("version")), str(r.record.get("variant", ""))
+
+    finished = {key(r) for r in found if r.done}
+    return [r for r in found if r.done or key(r) not in finished]
 
 
 def write_profile(allowlists: Path, cache: Path, profile: Profile) -> dict[str, object]:
@@ -632,7 +687,9 @@ def write_report(path: Path, cache: Path, wall_s: float) -> None:
             rows.append(
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {:.0f} | {} |".format(
                     profile.name,
-                    rec.get("version"),
+                    f"{rec.get('version')} ({rec['variant']})"
+                    if rec.get("variant")
+                    else rec.get("version"),
                     rec.get("python", "-"),
                     packages.get("numpy", "-"),
                     packages.get("scipy", "-"),
@@ -649,7 +706,8 @@ def write_report(path: Path, cache: Path, wall_s: float) -> None:
             errors = _reasons(rec.get("load_errors")) or ""
             if why or errors:
                 details.append(
-                    f"- **{profile.name} {rec.get('version')} (Python {rec.get('python')})**"
+                    f"- **{profile.name} {rec.get('version')} {rec.get('variant', '')}"
+                    f" (Python {rec.get('python')})**"
                 )
                 if why:
                     details.append(f"  - skipped: {why}")

@@ -302,6 +302,9 @@ def fit_estimator(cls, data, flavours):
     kind = kind_of(cls)
     params = init_params(cls)
     attempts = [dict]
+    if "estimator" in params:
+        # a deprecated base_estimator next to estimator makes the constructor refuse both
+        params.discard("base_estimator")
     for flavour in flavours:
         attempts.append(lambda flavour=flavour: {k: v for k, v in flavour().items() if k in params})
     first = None
@@ -676,11 +679,12 @@ def third_party(profile, data):
             "GrayEncoder",
             "RankHotEncoder",
         ):
-            if hasattr(ce, name):
-                target = yb if name == "WOEEncoder" else yc
-                made["ce_" + name] = lambda name=name, target=target: make_pipeline(
-                    getattr(ce, name)(cols=["colour", "size"]), LogisticRegression()
-                ).fit(frame, target)
+            # the lookup happens in the builder: newer releases import some encoders
+            # lazily and raise ImportError for a missing optional dependency
+            target = yb if name == "WOEEncoder" else yc
+            made["ce_" + name] = lambda name=name, target=target: make_pipeline(
+                getattr(ce, name)(cols=["colour", "size"]), LogisticRegression()
+            ).fit(frame, target)
     elif profile == "feature-engine":
         made.update(_feature_engine(frame, X, yb))
     elif profile == "imbalanced-learn":

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from ..textfile import read_text
 from .bare import python_hint, sample_files
 
 DEFAULT_INDEX = "https://pypi.org/simple"
+_NAME = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?")  # a PEP 508 name
 
 
 @dataclass
@@ -213,6 +215,8 @@ def read_pipfile_lock(path: Path) -> _Lock:
     for raw_name, entry in default.items():
         if not isinstance(entry, dict):
             raise BundleError(f"entry {raw_name!r} must be an object", path=path)
+        if not _NAME.fullmatch(raw_name):
+            raise BundleError(f"entry {raw_name!r} is not a package name", path=path)
         name = canonicalize_name(raw_name)
         marker = str(entry.get("markers") or "")
         try:

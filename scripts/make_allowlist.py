@@ -39,6 +39,7 @@ from packaging.version import InvalidVersion, Version
 
 from rebuild_env import _subprocess, index
 from rebuild_env.errors import RebuildEnvError
+from rebuild_env.pickle_scan.allowlist import forbidden
 from rebuild_env.resolve import tags_for
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -100,96 +101,12 @@ PROFILE_BY_NAME = {p.name: p for p in PROFILES}
 
 # ------------------------------------------------------------------------------ policy
 
-REFUSED_MODULES = frozenset(
-    {
-        "os",
-        "posix",
-        "nt",
-        "subprocess",
-        "sys",
-        "shutil",
-        "importlib",
-        "runpy",
-        "code",
-        "pickle",
-        "_pickle",
-        "marshal",
-        "ctypes",
-        "socket",
-        "pty",
-        "webbrowser",
-        "types",
-        "io",
-        "pathlib",
-        "tempfile",
-        "cloudpickle",
-        "dill",
-    }
-)
-DATA_BUILTINS = frozenset(
-    {
-        "set",
-        "frozenset",
-        "slice",
-        "complex",
-        "bytearray",
-        "range",
-        "object",
-        "dict",
-        "list",
-        "tuple",
-        "int",
-        "float",
-        "str",
-        "bytes",
-        "bool",
-    }
-)
-REFUSED_NAMES = frozenset(
-    {
-        "eval",
-        "exec",
-        "compile",
-        "open",
-        "getattr",
-        "setattr",
-        "delattr",
-        "__import__",
-        "globals",
-        "locals",
-        "vars",
-        "input",
-        "breakpoint",
-        "load",
-        "loads",
-        "system",
-        "popen",
-        "apply",
-        "memmap",
-        "fromfile",
-        "loadtxt",
-        "genfromtxt",
-        "read_pickle",
-        "load_library",
-    }
-)
-TESTING_PARTS = frozenset({"tests", "testing", "_testing", "conftest"})
-
 
 def refused_by_policy(module: str, name: str) -> bool:
-    """Whether a global is never allowed, whatever real model files ask for.
-
-    The scanner keeps its own copy of this rule; here it decides which recorded pairs go
-    to ``refused_by_policy`` instead of ``globals``.
-    """
-    parts = module.split(".")
-    return (
-        "." in name
-        or parts[0] in REFUSED_MODULES
-        or (module == "builtins" and name not in DATA_BUILTINS)
-        or name in REFUSED_NAMES
-        or any(p in TESTING_PARTS or p.startswith("test_") for p in parts)
-    )
+    """Whether a global is never allowed, whatever real model files ask for: the scanner's
+    own rule (``rebuild_env.pickle_scan.allowlist.forbidden``), so the two cannot drift.
+    Such pairs go to ``refused_by_policy`` instead of ``globals``."""
+    return forbidden(module, name)
 
 
 # ------------------------------------------------------------------------------ matrix

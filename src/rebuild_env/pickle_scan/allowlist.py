@@ -6,7 +6,8 @@ records what a real unpickler asks for while loading it. There is no heuristic t
 global on no active list is refused, whatever its name looks like.
 
 - The ``scikit-learn`` profile (with the numpy/scipy/pandas/joblib globals its models need)
-  is always active.
+  is always active, and so is ``python``: the standard library's plain data constructors,
+  the one list reviewed by hand (``allowlists/README.md``).
 - A third-party profile (``xgboost``, ``lightgbm``...) is active when the bundle's own record
   pins one of its distributions: the author declared the library, and it is installed anyway.
 - ``--allow-module M`` allows every global of module ``M`` (and its submodules).
@@ -70,6 +71,13 @@ SAFE_BUILTINS = frozenset(
         "str",
         "bytes",
         "bool",
+        # warning categories (0.20's search estimators keep FutureWarning): plain classes
+        "Warning",
+        "UserWarning",
+        "FutureWarning",
+        "DeprecationWarning",
+        "PendingDeprecationWarning",
+        "RuntimeWarning",
     }
 )
 DANGEROUS_NAMES = frozenset(

@@ -249,8 +249,11 @@ def load_model(request):
     if joblib is not None:
         return joblib.load(path)
     wrappers = [pair for pair in _POLICY["allowed"] if pair[1] in JOBLIB_WRAPPERS]
-    if wrappers or not _POLICY["restricted"]:
-        raise Refused("the file needs joblib to load and the environment has none")
+    if wrappers:  # plain pickle would read joblib's array payloads as opcodes
+        raise Refused(
+            "the file holds joblib arrays (%s) and the environment has no joblib: pin joblib"
+            % ".".join(wrappers[0])
+        )
     return _load_pickle(path)
 
 

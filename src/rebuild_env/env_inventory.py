@@ -81,13 +81,49 @@ def _sha256(dist: Any) -> str | None:
     return value if isinstance(value, str) and len(value) == SHA256_HEX_CHARS else None
 
 
+class _DistFolder:
+    """A ``*.dist-info`` / ``*.egg-info`` folder read by hand, for Pythons before 3.8 (no
+    ``importlib.metadata``): the few attributes :func:`distributions` uses."""
+
+    def __init__(self, path: Path) -> None:
+        from email.parser import HeaderParser
+
+        self._path = path
+        text = self.read_text("METADATA") or self.read_text("PKG-INFO") or ""
+        self.metadata = HeaderParser().parsestr(text)
+        self.version = self.metadata["Version"] or ""
+        self.requires = self.metadata.get_all("Requires-Dist") or []
+        record = self.read_text("RECORD") or self.read_text("installed-files.txt") or ""
+        self.files = [line.split(",")[0] for line in record.splitlines() if line.strip()]
+
+    def read_text(self, name: str) -> str | None:
+        try:
+            return (self._path / name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+
+
+def _metadata_distributions() -> list[Any]:
+    try:
+        from importlib import metadata
+    except ImportError:  # Python 3.7: the metadata folders on sys.path, in its order
+        found: list[Any] = []
+        for entry in sys.path:
+            folder = Path(entry or ".")
+            if not folder.is_dir():
+                continue
+            for child in sorted(folder.iterdir()):
+                if child.suffix in (".dist-info", ".egg-info") and child.is_dir():
+                    found.append(_DistFolder(child))
+        return found
+    return list(metadata.distributions())
+
+
 def distributions() -> list[dict[str, Any]]:
     """Every distribution importable here (the first of a name on ``sys.path`` wins)."""
-    from importlib import metadata
-
     seen = set()
     found = []
-    for dist in metadata.distributions():
+    for dist in _metadata_distributions():
         name = dist.metadata["Name"]
         if not name or name.lower() in seen:
             continue

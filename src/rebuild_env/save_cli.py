@@ -86,7 +86,7 @@ def _inventory(python: Path, csv: tuple[Path, Path] | None = None) -> Inventory:
         raise UsageError(
             f"cannot read what this interpreter has installed: {detail}",
             path=python,
-            hint="pass --python PATH: the interpreter (3.8 or newer) that trained the model",
+            hint="pass --python PATH: the interpreter (3.7 or newer) that trained the model",
         ) from None
     dists = {str(canonicalize_name(d["name"])): d for d in doc["distributions"]}
     return Inventory(doc["python"], doc["implementation"], doc["platform"], doc["markers"], dists)

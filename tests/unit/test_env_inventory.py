@@ -12,6 +12,7 @@ import pytest
 
 from rebuild_env.env_inventory import PATH
 
+
 def _pyenv_pythons(pattern: str) -> list[Path]:
     try:
         root = subprocess.run(["pyenv", "root"], capture_output=True, text=True, check=True)

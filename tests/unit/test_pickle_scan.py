@@ -182,3 +182,16 @@ def test_fast_paths_across_the_read_buffer_edge(tmp_path: Path, filler: int) -> 
     report = scan_file(path)
     assert not report.error
     assert [(g.module, g.name) for g in report.refused] == [("os", "system")]
+
+
+def test_always_on_profiles_and_pinned_ones() -> None:
+    from rebuild_env.pickle_scan.allowlist import active_profiles, verdict
+
+    always = {p.name for p in active_profiles(())}
+    assert always == {"scikit-learn", "python"}
+    assert {p.name for p in active_profiles(["XGBoost", "numpy"])} == always | {"xgboost"}
+    assert verdict("collections", "OrderedDict", active=active_profiles(())) == "allowed:python"
+    assert verdict("xgboost.sklearn", "XGBClassifier", active=active_profiles(())) == "refused"
+    pinned = active_profiles(["xgboost"])
+    assert verdict("xgboost.sklearn", "XGBClassifier", active=pinned) == "allowed:xgboost"
+    assert verdict("builtins", "getattr", active=pinned) == "refused"

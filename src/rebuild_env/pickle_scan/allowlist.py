@@ -162,9 +162,10 @@ def profiles() -> tuple[Profile, ...]:
 
 
 def active_profiles(pinned: Iterable[str]) -> tuple[Profile, ...]:
-    """The core profile plus those whose library the record pins (names normalized)."""
+    """The always-on profiles (no distribution: scikit-learn, python) plus those whose
+    library the record pins (names normalized)."""
     names = {n.lower().replace("_", "-").replace(".", "-") for n in pinned}
-    return tuple(p for p in profiles() if p.name == CORE_PROFILE or p.distributions & names)
+    return tuple(p for p in profiles() if not p.distributions or p.distributions & names)
 
 
 def profile_of(module: str, name: str, active: Iterable[Profile]) -> Profile | None:

@@ -3,7 +3,7 @@
 Public API (imported lazily so that ``rebuild-env`` starts fast)::
 
     read_bundle(path) -> RecordedEnv          # what the bundle records
-    plan(path, Options(...)) -> Plan           # what would be built
+    plan(path, Options(...)) -> (Plan, Scanned)  # what would be built, what the scan found
     rebuild(path, Options(...)) -> Report      # build + verify
     save_bundle(model, path, sample_input=X)   # the capture side
     inspect(path) -> InspectResult             # static scan of a model file or bundle
@@ -20,14 +20,15 @@ if TYPE_CHECKING:
     from .bundle import read_bundle
     from .capture import save_bundle
     from .inspect import inspect
-    from .rebuild import Options, rebuild
+    from .options import Options
     from .rebuild import plan_bundle as plan
+    from .rebuild import rebuild
 
 _LAZY = {
     "read_bundle": ("rebuild_env.bundle", "read_bundle"),
     "save_bundle": ("rebuild_env.capture", "save_bundle"),
     "inspect": ("rebuild_env.inspect", "inspect"),
-    "Options": ("rebuild_env.rebuild", "Options"),
+    "Options": ("rebuild_env.options", "Options"),
     "rebuild": ("rebuild_env.rebuild", "rebuild"),
     "plan": ("rebuild_env.rebuild", "plan_bundle"),
 }

@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ExitCode, RebuildEnvError
-from .rebuild import Options, Progress, rebuild
+from .options import Options, Progress
+from .rebuild import rebuild
 from .report import Report
 
 

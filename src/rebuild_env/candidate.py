@@ -10,7 +10,6 @@ scikit-learn moved to another Python never meets a numpy from years later.
 
 from __future__ import annotations
 
-import sys
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -24,7 +23,8 @@ from packaging.version import InvalidVersion, Version
 from . import index, interpreters
 from .errors import ResolveError, UsageError
 from .plan import Interpreter, Plan, PlannedPackage
-from .resolve import ONLY_BINARY, cached_compile, parse_compiled, release_of, tags_for
+from .resolve import ONLY_BINARY, cached_compile, parse_compiled, release_of
+from .target import compile_args, tags_for
 
 UPGRADE_SOURCE = "--upgrade"
 
@@ -216,27 +216,15 @@ def _compile(
         infile.write_text("\n".join(lines) + "\n")
         # uv keeps the versions of the file it updates wherever they still fit
         outfile.write_text("\n".join(preferences) + "\n")
-        args: list[str | Path] = [
+        args = compile_args(
             uv,
-            "pip",
-            "compile",
             infile,
-            "-o",
-            outfile,
-            "--python-version",
-            python_version,
-            "--python",
-            interp.path if interp else sys.executable,
-            "--no-header",
-            "--no-annotate",
-            "--quiet",
-            "--python-platform",
-            "linux",
-        ]
-        if as_of:
-            args += ["--exclude-newer", as_of]
-        for name in ONLY_BINARY:
-            args += ["--only-binary", name]
+            python_version=python_version,
+            interpreter=interp.path if interp else None,
+            outfile=outfile,
+            exclude_newer=as_of,
+            only_binary=ONLY_BINARY,
+        )
         key = [str(a) for a in args if a not in (infile, outfile)]
         ok, output = cached_compile(
             args, [*key, infile.read_text(), outfile.read_text()], bool(as_of), output_file=outfile

@@ -266,8 +266,8 @@ def save_bundle(
         yaml.safe_dump(manifest, sort_keys=False, default_flow_style=False), encoding="utf-8"
     )
     if pack:
+        from .options import Options
         from .pack.packing import pack_bundle
-        from .rebuild import Options
 
         # The manifest records this interpreter's version: plan with it.
         pack_bundle(folder, Options(backend=pack_backend, python=sys.executable))

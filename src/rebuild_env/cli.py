@@ -18,6 +18,7 @@ from typing import Any
 from . import __version__
 from .errors import ExitCode, RebuildEnvError, UsageError
 from .help_examples import add_examples
+from .options import Options
 
 COMMANDS = (
     "rebuild",
@@ -498,9 +499,6 @@ def _run(
         return _compare(args, progress)
     if args.command in ("run", "shell"):
         return _enter(args, progress)
-    warm = _early_warm_probe(args)
-    from .rebuild import Options, rebuild
-
     tolerance = None
     if getattr(args, "rtol", None) is not None or getattr(args, "atol", None) is not None:
         tolerance = {"rtol": args.rtol or 0.0, "atol": args.atol or 0.0}
@@ -533,6 +531,9 @@ def _run(
         explain=getattr(args, "explain", False),
         pin_kernel=getattr(args, "pin_kernel", False),
     )
+    warm = _early_warm_probe(args, options)
+    from .rebuild import rebuild
+
     report = rebuild(args.bundle, options, progress, warm=warm)
     doc = report.to_json()
     if args.command == "plan":
@@ -585,19 +586,18 @@ def _pack(args: argparse.Namespace, progress: _Progress) -> tuple[ExitCode, str,
     return ExitCode.OK, result.render_text(), result.to_json()
 
 
-def _early_warm_probe(args: argparse.Namespace) -> Any:
+def _early_warm_probe(args: argparse.Namespace, options: Options) -> Any:
     """The probe of a cache hit, started before the rest of rebuild-env is even imported:
     its imports (scikit-learn's take seconds) overlap all of the host's work."""
-    if args.command != "rebuild" or args.dry_run or args.no_cache or args.prefix is not None:
+    if args.command != "rebuild" or not options.probes_warm:
         return None
     from .verify.store import start_warm_probe
 
-    return start_warm_probe(args.bundle, always=args.reverify, sandbox=not args.no_sandbox)
+    return start_warm_probe(args.bundle, always=options.reverify, sandbox=options.sandbox)
 
 
 def _verify(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
     from .batch import batch_exit_code, verify_all
-    from .rebuild import Options
 
     options = Options(
         backend=args.backend,
@@ -777,9 +777,7 @@ def _emit_dir(args: argparse.Namespace) -> Path | None:
     return Path(directory)
 
 
-def _options(args: argparse.Namespace, **more: Any) -> Any:
-    from .rebuild import Options
-
+def _options(args: argparse.Namespace, **more: Any) -> Options:
     return Options(
         **more,
         backend=args.backend,

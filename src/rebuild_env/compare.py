@@ -23,9 +23,9 @@ from .backends.base import env_python, in_use
 from .candidate import Upgrade, candidate_plan, check_upgrades
 from .compare_verdict import OutputRun, ReferenceFailed, Side, Verdict, check_reference, judge
 from .errors import ResolveError
+from .options import Options, Progress, quiet
 from .plan import Plan
 from .rebuild import (
-    Options,
     Scanned,
     backend_for,
     default_out,
@@ -38,13 +38,8 @@ from .verify.larger_input import MIN_ROWS, make_larger_input
 from .verify.runner import ProbeResult, WarmProbe, request_for, run_probe
 from .verify.saved_outputs import outputs_key, save_outputs, saved_outputs
 
-Progress = Callable[[str, str], None]
 PROBA = "predict_proba"
 REFERENCE_KEY = "compare reference"
-
-
-def _quiet(stage: str, event: str) -> None:
-    """Say nothing."""
 
 
 def output_runs(plan: Plan, work: Path) -> tuple[OutputRun, ...]:
@@ -150,7 +145,7 @@ class Session:
     """One comparison: the reference built and probed once, then any number of candidates."""
 
     def __init__(
-        self, bundle: Path | str, options: CompareOptions, progress: Progress = _quiet
+        self, bundle: Path | str, options: CompareOptions, progress: Progress = quiet
     ) -> None:
         self.options = options
         self.progress = progress

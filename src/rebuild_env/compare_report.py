@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,14 +11,9 @@ from .candidate import Upgrade, candidate_python, searchable_versions
 from .compare import CompareOptions, Session
 from .compare_verdict import Side, Verdict
 from .errors import ExitCode, UsageError
+from .options import Progress, quiet
 from .report import SCHEMA_VERSION
 from .upgrade_search import Search, newest_identical
-
-Progress = Callable[[str, str], None]
-
-
-def _quiet(stage: str, event: str) -> None:
-    """Say nothing."""
 
 
 @dataclass(frozen=True)
@@ -136,7 +131,7 @@ def _search_lines(search: Search) -> list[str]:
 
 
 def compare(
-    bundle: Path | str, options: CompareOptions, progress: Progress = _quiet
+    bundle: Path | str, options: CompareOptions, progress: Progress = quiet
 ) -> CompareReport:
     """Compare the bundle's recorded environment with a candidate (or search candidates)."""
     session = Session(bundle, options, progress)

@@ -7,8 +7,7 @@ import json
 import sysconfig
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,89 +23,47 @@ from .backends.base import (
     read_completion,
 )
 from .bundle import read_bundle
-from .cache import touch
+from .cache import envs_dir, touch
 from .errors import BuildError
 from .local_code import LocalCode
 from .locations import cache_dir
 from .numeric_context import CORETYPE_VAR, PinDecision, pin_for, this_cpu, write_kernel_pin
+from .options import Options, Progress, quiet, stage
 from .pins import Pin, RecordedEnv
 from .plan import Plan
 from .report import Report
 from .resolve import make_plan, without_failed_install
 from .verify import fidelity, fingerprint, store
 from .verify.runner import (
-    DEFAULT_TIMEOUT_S,
     ProbeResult,
     WarmProbe,
     request_for,
     run_probe,
 )
 
+__all__ = [
+    "OUT_MARKER",
+    "BuiltEnv",
+    "Options",
+    "Progress",
+    "Scanned",
+    "backend_for",
+    "default_out",
+    "default_prefix",
+    "ensure_env",
+    "plan_bundle",
+    "plan_key",
+    "rebuild",
+    "remember_warm_probe",
+    "scan_model",
+    "start_warm_probe",
+]
+"""``Options`` and ``Progress`` live in :mod:`.options`; named here for older callers."""
+
 OUT_MARKER = ".rebuild-env-out"
+"""Left in every folder of spec files, so that ``verify DIR/*`` knows it is no bundle."""
 MAX_INSTALL_PRUNES = 8
 """Recorded pins pruned after failing to install (each re-plans and rebuilds) per run."""
-"""Left in every folder of spec files, so that ``verify DIR/*`` knows it is no bundle."""
-Progress = Callable[[str, str], None]
-"""Called with (stage, event): event is ``start`` or ``done``."""
-
-
-def _quiet(stage: str, event: str) -> None:
-    """The default progress callback: say nothing."""
-
-
-@dataclass(frozen=True)
-class Options:
-    """How to rebuild (the CLI's flags)."""
-
-    backend: str = "venv"
-    prefix: Path | None = None
-    out: Path | None = None
-    python: str | None = None
-    force: bool = False
-    dry_run: bool = False
-    format: str | None = None
-    model: Path | None = None
-    tolerance: dict[str, float] | None = None
-    timeout: float = DEFAULT_TIMEOUT_S
-    trust: bool = False
-    allow_modules: tuple[str, ...] = ()
-    trust_code: bool = False
-    """``--trust-code``: import the author's own modules the model needs (after review)."""
-    code_paths: tuple[Path, ...] = ()
-    """``--code-path``: folders (or files) searched first for those modules."""
-    resolve: bool = True
-    prefer_recorded: bool = False
-    no_cache: bool = False
-    reverify: bool = False
-    """Run the probe even when this env already verified this exact model and sample."""
-    dockerfile_dir: Path | None = None
-    """``--emit dockerfile DIR``: also write a Dockerfile that rebuilds and verifies."""
-    channels: tuple[str, ...] = ()
-    """Conda channels (``--channel``), highest priority first; default: the environment's."""
-    conda_exe: str | None = None
-    """``--conda-exe``: install the conda packages with this conda/mamba/micromamba."""
-    offline: bool = False
-    """``--offline``: plan from the bundle's pack record and install only its artifacts."""
-    sandbox: bool = True
-    """Run the probe in the OS sandbox (``--no-sandbox``: without it)."""
-    exact: bool = False
-    """``--exact``: only bit-identical outputs pass (floating-point noise is a difference)."""
-    explain: bool = False
-    """``--explain``: outputs that are not identical are probed under each BLAS kernel this
-    CPU can run, to name the one that computed them."""
-    pin_kernel: bool = False
-    """``--pin-kernel``: the env's activation, ``run`` and the Dockerfile set the recorded
-    BLAS kernel too (the probe always runs with it)."""
-    seconds: dict[str, float] = field(default_factory=dict)
-
-
-@contextmanager
-def _stage(name: str, progress: Progress, seconds: dict[str, float]) -> Iterator[None]:
-    progress(name, "start")
-    started = time.perf_counter()
-    yield
-    seconds[name] = time.perf_counter() - started
-    progress(name, "done")
 
 
 @dataclass(frozen=True)
@@ -190,7 +147,7 @@ def plan_key(plan: Plan, channels: Sequence[str] = ()) -> str:
 
 def default_prefix(plan: Plan, channels: Sequence[str] = ()) -> Path:
     """Where an environment lives when no ``--prefix`` is given: the per-user cache."""
-    return cache_dir() / "envs" / f"{plan.backend}-{plan_key(plan, channels)[:16]}"
+    return envs_dir() / f"{plan.backend}-{plan_key(plan, channels)[:16]}"
 
 
 def default_out(plan: Plan, channels: Sequence[str] = ()) -> Path:
@@ -213,13 +170,15 @@ def _holds_plan(prefix: Path, key: str) -> bool:
 
 
 def plan_bundle(
-    bundle: Path | str, options: Options = Options(), progress: Progress = _quiet
+    bundle: Path | str, options: Options | None = None, progress: Progress = quiet
 ) -> tuple[Plan, Scanned]:
-    """Read and scan a bundle and resolve its plan (no files written)."""
+    """Read and scan a bundle and resolve its plan (no files written): the plan, and what
+    the static scan of the model file found."""
+    options = options or Options()
     seconds = options.seconds
-    with _stage("read", progress, seconds):
+    with stage("read", progress, seconds):
         recorded = read_bundle(bundle, format=options.format, model=options.model)
-    with _stage("scan", progress, seconds):
+    with stage("scan", progress, seconds):
         scanned = scan_model(
             recorded,
             trust=options.trust,
@@ -227,7 +186,7 @@ def plan_bundle(
             trust_code=options.trust_code,
             code_paths=options.code_paths,
         )
-    with _stage("plan", progress, seconds):
+    with stage("plan", progress, seconds):
         if options.offline:  # the pack record is the plan: no index is asked
             from .pack.offline import plan_offline
 
@@ -245,8 +204,8 @@ def plan_bundle(
 
 def rebuild(
     bundle: Path | str,
-    options: Options = Options(),
-    progress: Progress = _quiet,
+    options: Options | None = None,
+    progress: Progress = quiet,
     *,
     warm: WarmProbe | None = None,
 ) -> Report:
@@ -254,6 +213,8 @@ def rebuild(
 
     ``warm``: a probe the caller started already (see :func:`start_warm_probe`).
     """
+    # each call times its own stages: one Options may serve many calls (verify's threads)
+    options = replace(options or Options(), seconds={})
     warm = warm or start_warm_probe(bundle, options)
     try:
         return _rebuild(bundle, options, progress, warm)
@@ -278,12 +239,12 @@ def _rebuild(
             spec_files=specs,
             scan=scanned.summary,
             warnings=extra,
-            seconds=seconds,
+            seconds=dict(seconds),
             local_code=scanned.local_code.modules,
         )
     if options.no_cache and options.prefix is None:
         with tempfile.TemporaryDirectory(prefix="rebuild-env-") as tmp:
-            temporary = Options(**{**options.__dict__, "prefix": Path(tmp) / "env"})
+            temporary = replace(options, prefix=Path(tmp) / "env")
             report = _build_and_verify(
                 plan,
                 scanned=scanned,
@@ -334,7 +295,7 @@ def start_warm_probe(
     """The probe of the env this bundle (``key``: another env of it) used last time, started
     now so its imports overlap reading, scanning and planning; ``None`` when it will not
     run here (a dry run, no cache, an explicit prefix, no record)."""
-    if options.dry_run or options.no_cache or options.prefix is not None:
+    if not options.probes_warm:
         return None
     return store.start_warm_probe(
         bundle, key=key, always=always or options.reverify, sandbox=options.sandbox
@@ -363,7 +324,7 @@ def _write(
     built: Path | None = None,
 ) -> tuple[Path, ...]:
     """The spec files (and the Dockerfile when asked)."""
-    with _stage("write", progress, options.seconds):
+    with stage("write", progress, options.seconds):
         specs = backend.write_specs(plan, out, built=built)
         (out / OUT_MARKER).write_text("spec files written by rebuild-env\n", encoding="utf-8")
         if options.dockerfile_dir is not None:
@@ -412,7 +373,7 @@ def _build_locked(
             "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         with (
-            _stage("build", progress, options.seconds),
+            stage("build", progress, options.seconds),
             building(prefix, force=force, record=record, notes=notes) as target,
         ):
             backend.build(plan, target, specs)
@@ -438,7 +399,7 @@ def ensure_env(
     out: Path,
     options: Options,
     backend: Backend,
-    progress: Progress = _quiet,
+    progress: Progress = quiet,
 ) -> BuiltEnv:
     """Write the spec files and build ``plan`` (through the cache), or reuse its env."""
     prefix = (options.prefix or default_prefix(plan, _channels(backend))).absolute()
@@ -516,7 +477,7 @@ def _build_and_verify_in_use(
     built = ensure_env(plan, scanned, out=out, options=options, backend=backend, progress=progress)
     prefix, specs, reused = built.prefix, built.specs, built.reused
     extra = built.warnings
-    with _stage("verify", progress, seconds):
+    with stage("verify", progress, seconds):
         request = request_for(
             plan.recorded,
             allowed_globals=scanned.allowed_globals,
@@ -581,7 +542,7 @@ def _build_and_verify_in_use(
         reused_env=reused,
         scan=scanned.summary,
         warnings=extra,
-        seconds=seconds,
+        seconds=dict(seconds),
         local_code=scanned.local_code.modules,
         fidelity=numeric,
     )

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING
 
 from packaging.markers import Marker, default_environment
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.tags import Tag, compatible_tags, cpython_tags, platform_tags
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -32,6 +31,7 @@ from .errors import BuildError, ResolveError
 from .locations import cache_dir
 from .pins import IndexOptions, Pin, RecordedEnv
 from .plan import Dropped, Interpreter, Plan, PlannedPackage
+from .target import compile_args, tags_for
 
 if TYPE_CHECKING:
     from . import index
@@ -64,19 +64,6 @@ def _target_env(python_version: str) -> dict[str, str]:
     minor = ".".join(python_version.split(".")[:2])
     env.update(python_version=minor, python_full_version=python_version)
     return env
-
-
-def tags_for(python_version: str) -> frozenset[Tag]:
-    v = Version(python_version)
-    version = (v.major, v.minor)
-    platforms = list(platform_tags())
-    interpreter = f"cp{v.major}{v.minor}"
-    return frozenset(
-        [
-            *cpython_tags(version, platforms=platforms),
-            *compatible_tags(version, interpreter, platforms),
-        ]
-    )
 
 
 # What a model of these distributions needs besides them, to know what an app pin is.
@@ -549,31 +536,16 @@ class _Resolver:
                 "\n".join(c.requirement() for c in self.recorded.constraints) + "\n"
             )
             infile.write_text("\n".join(lines) + "\n")
-            args: list[str | Path] = [
+            args = compile_args(
                 uv,
-                "pip",
-                "compile",
                 infile,
-                "--python-version",
-                python_version,
-                # Name an interpreter so uv does not go looking for one: probing pyenv
-                # shims on PATH costs it ~10 s. Only its version is overridden here.
-                "--python",
-                interp_path or sys.executable,
-                "--no-header",
-                "--no-annotate",
-                "--quiet",
-                "-c",
-                constraints,
-                "--python-platform",
-                "linux" if sys.platform.startswith("linux") else sys.platform,
-            ]
-            if exclude_newer:
-                args += ["--exclude-newer", exclude_newer]
-            if self.metadata:
-                args += ["--config-file", config]
-            for name in wheels_only:
-                args += ["--only-binary", name]
+                python_version=python_version,
+                interpreter=interp_path,
+                constraints=constraints,
+                exclude_newer=exclude_newer or "",
+                config=config if self.metadata else None,
+                only_binary=wheels_only,
+            )
             key = [str(a) for a in args if a not in (infile, constraints, config)]
             texts = [infile.read_text(), constraints.read_text(), config.read_text()]
             ok, output = cached_compile(args, [*key, *texts], bool(exclude_newer))

@@ -222,8 +222,8 @@ def save_from_file(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     if pack is not None:
+        from .options import Options
         from .pack.packing import pack_bundle
-        from .rebuild import Options
 
         # The bundle records that interpreter's Python, so the plan uses it.
         options = Options(backend=pack, python=str(interpreter), trust=trust, trust_code=trust_code)

@@ -283,16 +283,13 @@ def _with_pip_files(plan: Plan, solution: CondaSolution) -> CondaSolution:
     """The pip packages with the wheel URL and hash a lockfile needs (``uv pip compile``)."""
     from dataclasses import replace
 
-    from packaging.tags import compatible_tags, cpython_tags, platform_tags
+    from ..target import wheel_tags
 
     uv = uv_binary()
     if uv is None:
         return solution
     major, minor = (int(x) for x in solution.python_version.split(".")[:2])
-    wanted: list[Tag] = [
-        *cpython_tags((major, minor), platforms=list(platform_tags())),
-        *compatible_tags((major, minor), platforms=list(platform_tags())),
-    ]
+    wanted = list(wheel_tags(f"{major}.{minor}"))
     with tempfile.TemporaryDirectory(prefix="rebuild-env-") as tmp:
         infile, lock = Path(tmp) / "pip.in", Path(tmp) / "pylock.toml"
         infile.write_text("".join(f"{p.planned.requirement()}\n" for p in solution.pip))

@@ -29,7 +29,7 @@ from . import record
 from .record import PackRecord
 
 if TYPE_CHECKING:
-    from ..rebuild import Options
+    from ..options import Options
 
 PACK_HINT = (
     "run `rebuild-env pack BUNDLE` where the package index is reachable, then copy the bundle"

@@ -30,7 +30,7 @@ from .offline import PACK_HINT, _minor, offline_env, packed_plan, read_pack
 from .record import PackRecord
 
 if TYPE_CHECKING:
-    from ..rebuild import Options
+    from ..options import Options
 
 REPODATA_FILE = "repodata.json"
 

@@ -15,16 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UsageError
+from ..options import Options, Progress, quiet
 from ..plan import Plan, PlannedPackage
-from ..rebuild import Options, Progress, plan_bundle
+from ..rebuild import plan_bundle
 from . import record
 from .record import PackRecord
 
 PACKED_BACKENDS = ("venv", "conda")
-
-
-def _quiet(stage: str, event: str) -> None:
-    """Say nothing."""
 
 
 @dataclass(frozen=True)
@@ -92,7 +89,7 @@ class PackResult:
 
 
 def pack_bundle(
-    bundle: Path | str, options: Options | None = None, progress: Progress = _quiet
+    bundle: Path | str, options: Options | None = None, progress: Progress = quiet
 ) -> PackResult:
     """Resolve ``bundle``'s plan and store its artifacts in the bundle (atomically)."""
     options = options or Options()

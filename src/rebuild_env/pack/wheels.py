@@ -7,7 +7,6 @@ plan names), and the file is fetched and checked against that hash.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import importlib
 import shutil
@@ -21,14 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from packaging.tags import Tag, compatible_tags, cpython_tags, platform_tags
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
-from packaging.version import Version
 
 from .. import _subprocess, uv_output
 from ..errors import BuildError, ResolveError
 from ..interpreters import uv_binary
 from ..plan import Plan, PlannedPackage
+from ..target import tags_for
 from .record import Artifact, file_sha256
 
 LOCATE_TIMEOUT_S = 300.0
@@ -104,26 +102,13 @@ def _pylock(plan: Plan, packages: Sequence[PlannedPackage]) -> list[dict[str, An
     return [e for e in entries if isinstance(e, dict)]
 
 
-@functools.cache
-def _target_tags(python_version: str) -> frozenset[Tag]:
-    """The wheel tags a CPython of ``python_version`` accepts on this machine."""
-    release = Version(python_version).release
-    version, platforms = (release[0], release[1]), list(platform_tags())
-    return frozenset(
-        (
-            *cpython_tags(version, platforms=platforms),
-            *compatible_tags(version, platforms=platforms),
-        )
-    )
-
-
 def _installable(url: str, python_version: str) -> bool:
     name = urllib.parse.unquote(url.rsplit("/", 1)[-1])
     try:
         tags = parse_wheel_filename(name)[3]
     except InvalidWheelFilename:
         return False
-    return bool(tags & _target_tags(python_version))
+    return bool(tags & tags_for(python_version))
 
 
 def _wheel_of(entry: dict[str, Any], python_version: str) -> tuple[str, str] | None:

@@ -55,6 +55,19 @@ def on_output(hook: OutputHook) -> None:
     _HOOKS.append(hook)
 
 
+LineHook = Callable[[str, str], None]
+"""Called with (what, line) for each line a command writes to stderr, as it writes it."""
+_LINE_HOOKS: list[LineHook] = []
+
+
+def on_line(hook: LineHook) -> Callable[[], None]:
+    """Have ``hook`` see each stderr line of every command as it comes (the progress line
+    shows what the installer says it is doing: downloading numpy, building pandas...).
+    Returns the function that removes it."""
+    _LINE_HOOKS.append(hook)
+    return lambda: _LINE_HOOKS.remove(hook)
+
+
 @dataclass(frozen=True)
 class Completed:
     """A finished command."""
@@ -122,6 +135,8 @@ def _dies_with_parent_hook() -> Callable[[], None] | None:
 
 def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
     """Interrupt, then terminate, then kill the command's process group."""
+    if proc.returncode is not None:  # already stopped and reaped (a streamed command)
+        return "", ""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
@@ -204,7 +219,10 @@ def finish(
     argv = tuple(str(a) for a in proc.args)  # type: ignore[union-attr]
     started = time.perf_counter() if send is not None else proc.started  # type: ignore[attr-defined]
     try:
-        out, err = proc.communicate(input=send, timeout=timeout)
+        if _LINE_HOOKS and send is None:
+            out, err = _streamed(proc, timeout, what)
+        else:
+            out, err = proc.communicate(input=send, timeout=timeout)
     except subprocess.TimeoutExpired:
         out, err = _stop(proc)
         raise CommandTimeout(argv, timeout, (out or "") + (err or ""), what) from None
@@ -223,6 +241,60 @@ def finish(
             output=tail(done.stderr or done.stdout),
         )
     return done
+
+
+def _streamed(proc: subprocess.Popen[str], timeout: float, what: str) -> tuple[str, str]:
+    """``communicate`` that hands each stderr line to the line hooks as it arrives.
+
+    Both pipes are drained by threads (a full pipe would block the command); on a
+    timeout the threads end with the pipes once :func:`_stop` has stopped the command.
+    """
+    chunks: dict[str, list[str]] = {"out": [], "err": []}
+
+    def drain_out() -> None:
+        assert proc.stdout is not None
+        chunks["out"].append(proc.stdout.read())
+
+    def drain_err() -> None:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            chunks["err"].append(line)
+            for hook in _LINE_HOOKS:
+                hook(what, line.rstrip("\n"))
+
+    readers = [threading.Thread(target=f, daemon=True) for f in (drain_out, drain_err)]
+    for reader in readers:
+        reader.start()
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc)
+        for reader in readers:
+            reader.join(SHUTDOWN_GRACE_S)
+        argv = tuple(str(a) for a in proc.args)  # type: ignore[union-attr]
+        output = "".join(chunks["out"]) + "".join(chunks["err"])
+        raise CommandTimeout(argv, timeout, output, what) from None
+    except KeyboardInterrupt:
+        _signal_group(proc)
+        raise
+    for reader in readers:
+        reader.join()
+    return "".join(chunks["out"]), "".join(chunks["err"])
+
+
+def _signal_group(proc: subprocess.Popen[str]) -> None:
+    """Interrupt, terminate, then kill a streamed command's group (its pipes are being
+    read by threads, so this waits on the process, not on ``communicate``)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(timeout=SHUTDOWN_GRACE_S)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def discard(proc: subprocess.Popen[str]) -> None:

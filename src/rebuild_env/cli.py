@@ -802,7 +802,7 @@ def _cache(args: argparse.Namespace) -> tuple[ExitCode, str, dict[str, Any]]:
 
         options = _options(args)
         plan, _ = plan_bundle(args.bundle, options)
-        prefix = default_prefix(plan, getattr(backend_for(options), "channels", ()))
+        prefix = default_prefix(plan, backend_for(options).channels)
         doc = {"path": str(prefix), "exists": cache.is_complete(prefix)}
         return ExitCode.OK, str(prefix), {"schema_version": 1, "command": "cache path", **doc}
     busy: tuple[cache.CachedEnv, ...] = ()

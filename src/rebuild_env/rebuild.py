@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-import sysconfig
 import tempfile
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -16,23 +12,20 @@ from .backends.base import (
     Backend,
     building,
     env_python,
-    get_backend,
     in_use,
     is_complete,
     locked,
     read_completion,
 )
-from .bundle import read_bundle
-from .cache import envs_dir, touch
+from .cache import touch
 from .errors import BuildError
-from .local_code import LocalCode
-from .locations import cache_dir
 from .numeric_context import CORETYPE_VAR, PinDecision, pin_for, this_cpu, write_kernel_pin
 from .options import Options, Progress, quiet, stage
-from .pins import Pin, RecordedEnv
 from .plan import Plan
+from .planning import Scanned, backend_for, plan_bundle, scan_model
+from .prefix import default_out, default_prefix, plan_key
 from .report import Report
-from .resolve import make_plan, without_failed_install
+from .resolve import without_failed_install
 from .verify import fidelity, fingerprint, store
 from .verify.runner import (
     ProbeResult,
@@ -66,98 +59,8 @@ MAX_INSTALL_PRUNES = 8
 """Recorded pins pruned after failing to install (each re-plans and rebuilds) per run."""
 
 
-@dataclass(frozen=True)
-class Scanned:
-    """What the static scan of the model file gives the rest of the flow."""
-
-    hints: tuple[Pin, ...] = ()
-    allowed_globals: tuple[tuple[str, str], ...] | None = None
-    summary: dict[str, Any] | None = None
-    local_code: LocalCode = field(default_factory=LocalCode)
-    """The author's own modules the model needs, where they are, whether trusted."""
-
-
-def scan_model(
-    recorded: RecordedEnv,
-    *,
-    trust: bool,
-    allow_modules: Sequence[str],
-    trust_code: bool = False,
-    code_paths: Sequence[Path] = (),
-) -> Scanned:
-    """Scan the model file without unpickling it; refuse it (raise) when unsafe.
-
-    Local code (modules no distribution provides) must be found and, unless ``trust`` or
-    ``trust_code``, is refused: importing it runs it.
-    """
-    from .local_code import vet
-    from .pickle_scan import check_safe, scan_file
-
-    pinned = [p.name for p in recorded.pins]
-    report = scan_file(recorded.model.path, allow_modules=allow_modules, trust=trust, pinned=pinned)
-    if report.container == "skops":  # its types, judged by the host's lists, never the bundle's
-        check_safe(report)
-        return Scanned(
-            allowed_globals=None if trust else tuple(report.allowed_globals()),
-            summary=report.to_json(),
-        )
-    local = vet(
-        report,
-        recorded,
-        trust=trust,
-        trust_code=trust_code,
-        code_paths=code_paths,
-        allow_modules=allow_modules,
-    )
-    return Scanned(
-        hints=report.hints,
-        allowed_globals=None if trust else tuple(report.allowed_globals()),
-        summary=report.to_json(),
-        local_code=local,
-    )
-
-
-def backend_for(options: Options) -> Backend:
-    """The backend the options ask for, configured by them."""
-    if options.offline:
-        from .pack.offline import offline_backend
-
-        return offline_backend(options.backend)
-    return get_backend(options.backend, channels=options.channels, conda_exe=options.conda_exe)
-
-
-def plan_key(plan: Plan, channels: Sequence[str] = ()) -> str:
-    """A hash of everything that determines the built environment.
-
-    ``channels``: the conda channels in force (another channel is another environment).
-    """
-    doc = {
-        "backend": plan.backend,
-        "python": plan.python_version,
-        "implementation": plan.interpreter.implementation if plan.interpreter else "cpython",
-        "platform": sysconfig.get_platform(),
-        "interpreter": str(plan.interpreter.path) if plan.interpreter else None,
-        "packages": sorted((p.name, p.version, p.url, p.hashes) for p in plan.packages),
-        "index": [plan.index.index_url, *plan.index.extra_index_urls, *plan.index.find_links],
-        "exclude_newer": plan.exclude_newer,
-        "channels": list(channels),
-    }
-    return hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()
-
-
-def default_prefix(plan: Plan, channels: Sequence[str] = ()) -> Path:
-    """Where an environment lives when no ``--prefix`` is given: the per-user cache."""
-    return envs_dir() / f"{plan.backend}-{plan_key(plan, channels)[:16]}"
-
-
-def default_out(plan: Plan, channels: Sequence[str] = ()) -> Path:
-    """Where spec files go without ``--out``: beside the env in the cache, never the cwd
-    (a ``./rebuild-env-out`` in whatever folder the user stood in was litter)."""
-    return cache_dir() / "specs" / default_prefix(plan, channels).name
-
-
 def _channels(backend: Backend) -> tuple[str, ...]:
-    return tuple(getattr(backend, "channels", ()))
+    return backend.channels
 
 
 def _holds_plan(prefix: Path, key: str) -> bool:
@@ -167,39 +70,6 @@ def _holds_plan(prefix: Path, key: str) -> bool:
         and read_completion(prefix).get("plan_key") == key
         and env_python(prefix).exists()  # a cache entry someone half-deleted is rebuilt
     )
-
-
-def plan_bundle(
-    bundle: Path | str, options: Options | None = None, progress: Progress = quiet
-) -> tuple[Plan, Scanned]:
-    """Read and scan a bundle and resolve its plan (no files written): the plan, and what
-    the static scan of the model file found."""
-    options = options or Options()
-    seconds = options.seconds
-    with stage("read", progress, seconds):
-        recorded = read_bundle(bundle, format=options.format, model=options.model)
-    with stage("scan", progress, seconds):
-        scanned = scan_model(
-            recorded,
-            trust=options.trust,
-            allow_modules=options.allow_modules,
-            trust_code=options.trust_code,
-            code_paths=options.code_paths,
-        )
-    with stage("plan", progress, seconds):
-        if options.offline:  # the pack record is the plan: no index is asked
-            from .pack.offline import plan_offline
-
-            return plan_offline(recorded, scanned.hints, options), scanned
-        plan = make_plan(
-            recorded,
-            backend=options.backend,
-            python=options.python,
-            hints=scanned.hints,
-            resolve=options.resolve,
-            prefer_recorded=options.prefer_recorded,
-        )
-    return plan, scanned
 
 
 def rebuild(
@@ -232,7 +102,7 @@ def _rebuild(
     out = options.out or default_out(plan, _channels(backend))
     if options.dry_run:
         specs = _write(plan, scanned, backend, out, options, progress=progress)
-        extra = tuple(getattr(backend, "last_warnings", ()))
+        extra = tuple(backend.last_warnings)
         return Report(
             plan,
             "planned",
@@ -411,7 +281,7 @@ def ensure_env(
     specs = _write(
         plan, scanned, backend, out, options, progress=progress, built=prefix if reused else None
     )
-    warnings = tuple(getattr(backend, "last_warnings", ()))
+    warnings = tuple(backend.last_warnings)
     if reused:
         touch(prefix)
     else:

@@ -19,7 +19,7 @@ from rebuild_env.errors import (
     InterpreterNotFound,
     UsageError,
 )
-from rebuild_env.pack import offline, offline_conda, record
+from rebuild_env.pack import offline, offline_conda, plan_offline, record
 from rebuild_env.pack.record import Artifact, PackRecord
 from rebuild_env.plan import PlannedPackage
 from rebuild_env.rebuild import Options
@@ -121,12 +121,12 @@ def test_offline_refuses_a_pack_made_for_another_record(tmp_path: Path) -> None:
     manifest = bundle / "bundle.yaml"
     manifest.write_text(manifest.read_text().replace("1.6.0", "1.5.3"))
     with pytest.raises(BundleError, match="changed after it was packed"):
-        offline.plan_offline(read_bundle(bundle), (), Options())
+        plan_offline(read_bundle(bundle), (), Options())
 
 
 def test_offline_plan_comes_from_the_pack_record(tmp_path: Path) -> None:
     bundle = _packed_copy(tmp_path)
-    plan = offline.plan_offline(read_bundle(bundle), (), Options())
+    plan = plan_offline(read_bundle(bundle), (), Options())
     assert [(p.name, p.version) for p in plan.packages] == [("numpy", "1.0"), ("joblib", "1.0")]
     assert all(len(p.hashes) == 1 and p.hashes[0].startswith("sha256:") for p in plan.packages)
     assert plan.index.find_links == (str(record.backend_dir(bundle, "venv") / "wheels"),)
@@ -143,7 +143,7 @@ def test_offline_says_the_interpreter_cannot_come_from_the_network(
     monkeypatch.setattr(interpreters, "find", nothing_here)
     bundle = _packed_copy(tmp_path)
     with pytest.raises(InterpreterNotFound) as caught:
-        offline.plan_offline(read_bundle(bundle), (), Options())
+        plan_offline(read_bundle(bundle), (), Options())
     message = caught.value.one_line()
     assert "offline it cannot come from the network" in message and "Python 3.11" in message
     assert caught.value.exit_code == ExitCode.CANNOT_RESOLVE
@@ -152,7 +152,7 @@ def test_offline_says_the_interpreter_cannot_come_from_the_network(
 def test_offline_refuses_another_python_minor(tmp_path: Path) -> None:
     bundle = _packed_copy(tmp_path)
     with pytest.raises(UsageError, match=r"wheels are for Python 3\.11"):
-        offline.plan_offline(read_bundle(bundle), (), Options(python="3.12"))
+        plan_offline(read_bundle(bundle), (), Options(python="3.12"))
 
 
 def test_offline_installer_environment_has_no_index_and_no_user_cache(
@@ -255,7 +255,7 @@ def test_offline_conda_names_a_missing_package_file(tmp_path: Path) -> None:
     folder = record.backend_dir(bundle, "conda")
     (folder / "channel" / "linux-64" / "numpy-2.4.6-py311_0.conda").unlink()
     with pytest.raises(ArtifactsMissing) as caught:
-        offline.plan_offline(read_bundle(bundle), (), Options(backend="conda"))
+        plan_offline(read_bundle(bundle), (), Options(backend="conda"))
     message = caught.value.one_line()
     assert "numpy-2.4.6-py311_0.conda (missing)" in message and "1 of the 3" in message
 
@@ -270,7 +270,7 @@ def test_offline_conda_plan_needs_no_interpreter_and_ignores_other_channels(
     monkeypatch.setenv("REBUILD_ENV_CONDA_CHANNELS", "/no/such/channel")
     bundle = _conda_packed_copy(tmp_path)
     options = Options(backend="conda", channels=("conda-forge",))
-    plan = offline.plan_offline(read_bundle(bundle), (), options)
+    plan = plan_offline(read_bundle(bundle), (), options)
     assert plan.interpreter is None and plan.python_version == "3.11.7"
     assert [p.name for p in plan.packages] == ["numpy", "six"]
     assert all(p.hashes[0].startswith("sha256:") for p in plan.packages)
@@ -279,7 +279,7 @@ def test_offline_conda_plan_needs_no_interpreter_and_ignores_other_channels(
     note = next(w for w in plan.warnings if "the only conda channel" in w)
     assert "--channel conda-forge" in note and "/no/such/channel" in note
     with pytest.raises(UsageError, match=r"conda packages are for Python 3\.11"):
-        offline.plan_offline(read_bundle(bundle), (), replace(options, python="3.12"))
+        plan_offline(read_bundle(bundle), (), replace(options, python="3.12"))
 
 
 def test_offline_conda_solution_points_at_the_bundle(tmp_path: Path) -> None:

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ..errors import BuildError, PrefixExists, RebuildEnvError, UsageError
+from ..errors import BuildError, PrefixExists, RebuildEnvError
 from ..locations import cache_dir, cache_unwritable
 from ..plan import Plan
 
@@ -49,6 +49,18 @@ class Backend(Protocol):
 
     name: str
 
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The conda channels in force (none for a venv): another channel is another env,
+        so they are part of the plan key."""
+        ...
+
+    @property
+    def last_warnings(self) -> Sequence[str]:
+        """What the last :meth:`write_specs` changed or noticed (the conda mapping's
+        substitutions), for the report."""
+        ...
+
     def write_specs(self, plan: Plan, out: Path, *, built: Path | None = None) -> tuple[Path, ...]:
         """Write the spec files a person can re-use without rebuild-env; return their paths.
 
@@ -60,27 +72,6 @@ class Backend(Protocol):
     def build(self, plan: Plan, prefix: Path, specs: tuple[Path, ...]) -> Environment:
         """Create the environment at ``prefix`` (emptied and marked by :func:`building`)."""
         ...
-
-
-def get_backend(
-    name: str, *, channels: Sequence[str] = (), conda_exe: str | None = None
-) -> Backend:
-    """The backend called ``name``; ``channels`` and ``conda_exe`` configure conda's."""
-    if name == "venv":
-        from .venv import VenvBackend
-
-        return VenvBackend()
-    if name == "conda":
-        try:
-            from .conda import CondaBackend  # type: ignore[import-not-found,unused-ignore]
-        except ImportError:
-            raise UsageError(
-                "the conda backend is not available in this version yet",
-                hint="use --backend venv",
-            ) from None
-        backend: Backend = CondaBackend(channels, use_external=conda_exe)
-        return backend
-    raise UsageError(f"unknown backend {name!r}", hint="use --backend venv or --backend conda")
 
 
 def env_python(prefix: Path) -> Path:

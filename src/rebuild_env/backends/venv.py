@@ -62,6 +62,10 @@ class VenvBackend:
     """Build a Plan as a virtual environment."""
 
     name = NAME
+    channels: tuple[str, ...] = ()
+    """A venv has no conda channels."""
+    last_warnings: tuple[str, ...] = ()
+    """Writing a requirements file changes nothing to warn about."""
 
     def write_specs(self, plan: Plan, out: Path, *, built: Path | None = None) -> tuple[Path, ...]:
         """``requirements.txt`` (cheap to write, so ``built`` is not needed), and ``uv.toml``

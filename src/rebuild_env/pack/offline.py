@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from packaging.version import InvalidVersion, Version
 
 from .. import _subprocess, interpreters
-from ..backends.base import Backend, Environment, env_python
+from ..backends.base import Environment, env_python
 from ..backends.venv import VenvBackend, create_venv
 from ..errors import ArtifactsMissing, BuildError, BundleError, InterpreterNotFound, UsageError
 from ..interpreters import uv_binary
@@ -108,7 +108,8 @@ def check_artifacts(folder: Path, pack: PackRecord, subfolder: str = record.WHEE
         )
 
 
-def _minor(version: str) -> str:
+def minor_version(version: str) -> str:
+    """``3.11`` of ``3.11.4`` (a version that does not parse is kept as is)."""
     try:
         parsed = Version(version)
     except InvalidVersion:
@@ -118,11 +119,11 @@ def _minor(version: str) -> str:
 
 def interpreter(pack: PackRecord, python: str | None) -> tuple[Interpreter, list[str]]:
     """An interpreter of the packed Python already on this machine (it cannot be downloaded)."""
-    wanted = _minor(pack.python_version)
+    wanted = minor_version(pack.python_version)
     if python is not None and (Path(python).exists() or "/" in python):
         found = interpreters.explicit(python)
         warnings: list[str] = []
-    elif python is not None and _minor(python) != wanted:
+    elif python is not None and minor_version(python) != wanted:
         found = None
     else:
         try:
@@ -146,13 +147,16 @@ def interpreter(pack: PackRecord, python: str | None) -> tuple[Interpreter, list
     return found, warnings
 
 
-def plan_offline(recorded: RecordedEnv, hints: tuple[Pin, ...], options: Options) -> Plan:
-    """The plan of a packed bundle, checked against its artifacts; no index is asked.
+def checked_pack(
+    recorded: RecordedEnv, hints: tuple[Pin, ...], options: Options
+) -> tuple[Path, PackRecord]:
+    """The bundle's pack for ``options.backend`` (its folder and record), checked against the
+    bundle, the flags and this platform, its artifacts present and intact.
 
     Of the planning options only the backend, ``--python`` (the packed minor) and
     ``--prefer-recorded`` (as packed) apply: the pack record is the plan.
     """
-    backend, python, prefer_recorded = options.backend, options.python, options.prefer_recorded
+    backend, prefer_recorded = options.backend, options.prefer_recorded
     folder, pack = read_pack(recorded.bundle_dir, backend)
     if pack.record_key != record.record_key(recorded, hints):
         raise BundleError(
@@ -174,11 +178,12 @@ def plan_offline(recorded: RecordedEnv, hints: tuple[Pin, ...], options: Options
             hint=PACK_HINT,
         )
     check_artifacts(folder, pack, record.WHEELS_DIR)
-    if backend == "conda":
-        from .offline_conda import plan_conda
+    return folder, pack
 
-        return plan_conda(recorded, folder, pack, options)
-    interp, warnings = interpreter(pack, python)
+
+def plan_venv(recorded: RecordedEnv, folder: Path, pack: PackRecord, options: Options) -> Plan:
+    """The offline venv plan: the packed wheels, on an interpreter of the packed minor."""
+    interp, warnings = interpreter(pack, options.python)
     packages = tuple(
         PlannedPackage(
             name=a.name, version=a.version, source=a.source, hashes=(f"sha256:{a.sha256}",)
@@ -243,17 +248,3 @@ class OfflineVenvBackend(VenvBackend):
                 exc.hint = f"installing only from {wheels} (--offline); {PACK_HINT}"
                 raise
         return Environment(prefix=prefix, python=env_python(prefix), backend=self.name)
-
-
-def offline_backend(name: str) -> Backend:
-    """The backend that builds ``name``'s environment from the bundle's artifacts only."""
-    if name == "venv":
-        return OfflineVenvBackend()
-    if name == "conda":
-        from .offline_conda import OfflineCondaBackend
-
-        return OfflineCondaBackend()
-    raise UsageError(
-        f"--offline: unknown backend {name!r}",
-        hint="pack and rebuild with --backend venv or --backend conda",
-    )

@@ -26,7 +26,7 @@ from ..pins import RecordedEnv
 from ..plan import Plan
 from ..spec.conda_solution import CondaPackage, CondaSolution, PipPackage
 from . import record
-from .offline import PACK_HINT, _minor, offline_env, packed_plan, read_pack
+from .offline import PACK_HINT, minor_version, offline_env, packed_plan, read_pack
 from .record import PackRecord
 
 if TYPE_CHECKING:
@@ -43,8 +43,8 @@ def plan_conda(recorded: RecordedEnv, folder: Path, pack: PackRecord, options: O
             path=folder / record.RECORD_FILE,
             hint=PACK_HINT,
         )
-    wanted = _minor(pack.python_version)
-    if options.python is not None and _minor(options.python) != wanted:
+    wanted = minor_version(pack.python_version)
+    if options.python is not None and minor_version(options.python) != wanted:
         raise UsageError(
             f"--offline: the bundle's conda packages are for Python {wanted}; "
             f"--python {options.python} cannot use them",

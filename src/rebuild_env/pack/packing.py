@@ -17,7 +17,7 @@ from typing import Any
 from ..errors import UsageError
 from ..options import Options, Progress, quiet
 from ..plan import Plan, PlannedPackage
-from ..rebuild import plan_bundle
+from ..planning import plan_bundle
 from . import record
 from .record import PackRecord
 

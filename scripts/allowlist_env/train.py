@@ -689,6 +689,71 @@ def third_party(profile, data):
         made.update(_feature_engine(frame, X, yb))
     elif profile == "imbalanced-learn":
         made.update(_imblearn(X, yb, yc))
+    package = DISCOVERED.get(profile)
+    if package:
+        # Beyond the hand-written cases: every public estimator class the package defines,
+        # fitted on the first of a few typical inputs it accepts (a hand-picked subset
+        # missed feature-engine's DatetimeFeatures in a real bundle).
+        made.update(_discovered(package, frame, X, yb))
+    return made
+
+
+DISCOVERED = {
+    "feature-engine": "feature_engine",
+    "category-encoders": "category_encoders",
+    "imbalanced-learn": "imblearn",
+}
+
+
+def _public_classes(package):
+    import importlib
+    import inspect
+    import pkgutil
+
+    root = importlib.import_module(package)
+    found = {}
+    for info in pkgutil.walk_packages(root.__path__, package + "."):
+        parts = info.name.split(".")[1:]
+        if any(p.startswith("_") or p in ("tests", "testing", "utils") for p in parts):
+            continue
+        try:
+            module = importlib.import_module(info.name)
+        except Exception:
+            continue
+        for name, cls in vars(module).items():
+            if (
+                inspect.isclass(cls)
+                and cls.__module__ == module.__name__
+                and not name.startswith("_")
+                and hasattr(cls, "fit")
+                and not inspect.isabstract(cls)
+            ):
+                found["%s.%s" % (cls.__module__, name)] = cls
+    return found
+
+
+def _discovered(package, frame, X, yb):
+    import pandas as pd
+
+    missing = frame.copy()
+    missing.loc[::7, "a"] = np.nan
+    missing.loc[::5, "colour"] = np.nan
+    positive = frame.assign(a=np.abs(frame["a"]) + 1, b=np.abs(frame["b"]) + 1)
+    dates = frame.assign(when=pd.date_range("2020-01-01", periods=len(frame), freq="D"))
+    inputs = (frame, positive, missing, dates, X, frame[["a", "b"]])
+    made = {}
+    for qualified, cls in sorted(_public_classes(package).items()):
+
+        def fit(cls=cls):
+            errors = []
+            for data in inputs:
+                try:
+                    return cls().fit(data, yb)
+                except Exception as exc:
+                    errors.append(reason(exc))
+            raise RuntimeError("no typical input fits: " + errors[0])
+
+        made["disc_" + qualified.replace(".", "_")] = fit
     return made
 
 

@@ -19,7 +19,7 @@ __all__ = ["Options", "inspect", "plan", "read_bundle", "rebuild", "save_bundle"
 if TYPE_CHECKING:
     from .bundle import read_bundle
     from .capture import save_bundle
-    from .inspect import inspect
+    from .commands.inspect import inspect
     from .options import Options
     from .rebuild import plan_bundle as plan
     from .rebuild import rebuild
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 _LAZY = {
     "read_bundle": ("rebuild_env.bundle", "read_bundle"),
     "save_bundle": ("rebuild_env.capture", "save_bundle"),
-    "inspect": ("rebuild_env.inspect", "inspect"),
+    "inspect": ("rebuild_env.commands.inspect", "inspect"),
     "Options": ("rebuild_env.options", "Options"),
     "rebuild": ("rebuild_env.rebuild", "rebuild"),
     "plan": ("rebuild_env.rebuild", "plan_bundle"),

@@ -13,14 +13,14 @@ import pytest
 from packaging.tags import Tag
 from packaging.version import Version
 
-from rebuild_env.candidate import Upgrade, searchable_versions
-from rebuild_env.compare_verdict import Verdict
+from rebuild_env.commands.compare.candidate import Upgrade, searchable_versions
+from rebuild_env.commands.compare.search import newest_identical
+from rebuild_env.commands.compare.verdict import Verdict
 from rebuild_env.errors import ExitCode, UsageError
 from rebuild_env.index import ReleaseFile
 from rebuild_env.pins import ModelSpec, RecordedEnv
 from rebuild_env.plan import Interpreter, Plan, PlannedPackage
 from rebuild_env.resolve import tags_for
-from rebuild_env.upgrade_search import newest_identical
 from rebuild_env.verify import npy
 from rebuild_env.verify.larger_input import make_larger_input, rows_for
 from rebuild_env.verify.output_diff import diff_outputs

@@ -215,7 +215,7 @@ def test_setuptools_is_seeded_as_of_the_plans_date(
 
 # -- class 8: --newest-identical claims only what it checked -----------------------------------
 def test_newest_identical_names_only_the_releases_it_checked() -> None:
-    from rebuild_env.upgrade_search import Search
+    from rebuild_env.commands.compare.search import Search
 
     verdict: Any = object()
     search = Search(

@@ -20,11 +20,11 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from . import index, interpreters
-from .errors import ResolveError, UsageError
-from .plan import Interpreter, Plan, PlannedPackage
-from .resolve import ONLY_BINARY, cached_compile, parse_compiled, release_of
-from .target import compile_args, tags_for
+from ... import index, interpreters
+from ...errors import ResolveError, UsageError
+from ...plan import Interpreter, Plan, PlannedPackage
+from ...resolve import ONLY_BINARY, cached_compile, parse_compiled, release_of
+from ...target import compile_args, tags_for
 
 UPGRADE_SOURCE = "--upgrade"
 
@@ -230,7 +230,7 @@ def _compile(
             args, [*key, infile.read_text(), outfile.read_text()], bool(as_of), output_file=outfile
         )
     if not ok:
-        from . import uv_output
+        from ... import uv_output
 
         asked = ", ".join(r for r in requirements if any(op in r for op in "=<>~!"))
         raise ResolveError(

@@ -11,13 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ...errors import ExitCode, RebuildEnvError
+from ...numeric_context import NumericContext
+from ...plan import Plan
+from ...verify.fidelity import NOISE_ULPS
+from ...verify.output_diff import OutputDiff, diff_outputs
+from ...verify.runner import ProbeResult, error_headline
 from .candidate import Change
-from .errors import ExitCode, RebuildEnvError
-from .numeric_context import NumericContext
-from .plan import Plan
-from .verify.fidelity import NOISE_ULPS
-from .verify.output_diff import OutputDiff, diff_outputs
-from .verify.runner import ProbeResult, error_headline
 
 # verdict -> (exit code, what the user reads)
 VERDICTS = {

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .errors import BundleError, ExitCode
-from .pickle_scan import ScanReport, scan_file
+from ..errors import BundleError, ExitCode
+from ..pickle_scan import ScanReport, scan_file
 
 if TYPE_CHECKING:
-    from .pins import RecordedEnv
+    from ..pins import RecordedEnv
 
 SCHEMA_VERSION = 1
 
@@ -73,7 +73,7 @@ def inspect(path: Path) -> InspectResult:
     recorded = None
     model = path
     if path.is_dir():
-        from .bundle import read_bundle  # the readers only for a bundle, not a lone file
+        from ..bundle import read_bundle  # the readers only for a bundle, not a lone file
 
         recorded = read_bundle(path)
         model = recorded.model.path

@@ -18,14 +18,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from . import index
-from .backends.base import env_python, in_use
-from .candidate import Upgrade, candidate_plan, check_upgrades
-from .compare_verdict import OutputRun, ReferenceFailed, Side, Verdict, check_reference, judge
-from .errors import ResolveError
-from .options import Options, Progress, quiet
-from .plan import Plan
-from .rebuild import (
+from ... import index
+from ...backends.base import env_python, in_use
+from ...errors import ResolveError
+from ...options import Options, Progress, quiet
+from ...plan import Plan
+from ...rebuild import (
     Scanned,
     backend_for,
     default_out,
@@ -34,9 +32,11 @@ from .rebuild import (
     remember_warm_probe,
     start_warm_probe,
 )
-from .verify.larger_input import MIN_ROWS, make_larger_input
-from .verify.runner import ProbeResult, WarmProbe, request_for, run_probe
-from .verify.saved_outputs import outputs_key, save_outputs, saved_outputs
+from ...verify.larger_input import MIN_ROWS, make_larger_input
+from ...verify.runner import ProbeResult, WarmProbe, request_for, run_probe
+from ...verify.saved_outputs import outputs_key, save_outputs, saved_outputs
+from .candidate import Upgrade, candidate_plan, check_upgrades
+from .verdict import OutputRun, ReferenceFailed, Side, Verdict, check_reference, judge
 
 PROBA = "predict_proba"
 REFERENCE_KEY = "compare reference"

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ...errors import UsageError
 from .candidate import Upgrade, candidate_python, searchable_versions
-from .compare import Session
-from .compare_verdict import Verdict
-from .errors import UsageError
+from .session import Session
+from .verdict import Verdict
 
 
 @dataclass(frozen=True)

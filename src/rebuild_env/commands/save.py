@@ -11,6 +11,7 @@ verification runs it (restricted unpickler, the probe's sandbox).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import os
@@ -23,8 +24,9 @@ from typing import Any
 
 import yaml
 
-from . import __version__, _subprocess
-from .errors import BuildError, BundleError, UsageError
+from .. import __version__, _subprocess
+from ..errors import BuildError, BundleError, ExitCode, UsageError
+from . import Display, Outcome
 
 INVENTORY_TIMEOUT_S = 120.0
 CAPTURE_TIMEOUT_S = 900.0
@@ -71,7 +73,7 @@ class Inventory:
 def _inventory(python: Path, csv: tuple[Path, Path] | None = None) -> Inventory:
     from packaging.utils import canonicalize_name
 
-    from .env_inventory import PATH
+    from ..env_inventory import PATH
 
     args: list[str | Path] = [python, "-I", PATH]
     if csv is not None:
@@ -171,9 +173,9 @@ def save_from_file(
     (``venv``/``conda``) whose artifacts are then stored in it. ``sandbox``: false runs the
     probe that loads the model without the OS sandbox (``--no-sandbox``).
     """
-    from .local_code import vet
-    from .pickle_scan import scan_file
-    from .pins import ModelSpec, RecordedEnv
+    from ..local_code import vet
+    from ..pickle_scan import scan_file
+    from ..pins import ModelSpec, RecordedEnv
 
     if not model_file.is_file():
         raise BundleError("model file does not exist", path=model_file)
@@ -222,8 +224,8 @@ def save_from_file(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     if pack is not None:
-        from .options import Options
-        from .pack.packing import pack_bundle
+        from ..options import Options
+        from ..pack.packing import pack_bundle
 
         # The bundle records that interpreter's Python, so the plan uses it.
         options = Options(backend=pack, python=str(interpreter), trust=trust, trust_code=trust_code)
@@ -245,7 +247,7 @@ def _write(
     sandbox: bool,
 ) -> str:
     """Fill ``folder``: the model's bytes, the sample and its outputs, the code, the manifest."""
-    from .bundle.formats.manifest import FORMAT_VERSION, MANIFEST, NUMERIC_CONTEXT, numeric_section
+    from ..bundle.formats.manifest import FORMAT_VERSION, MANIFEST, NUMERIC_CONTEXT, numeric_section
 
     sha = _copy_exact(model_file, folder / model_file.name)
     loader = "pickle" if report.container == "pickle" else "joblib"
@@ -321,8 +323,8 @@ def _capture_outputs(
     the probe's sandbox) and save its outputs on the sample; raise when it cannot load.
 
     Returns the numeric context the outputs were computed in (BLAS kernel, CPU, variables)."""
-    from .pins import ModelSpec, RecordedEnv, Sample
-    from .verify.runner import request_for, run_probe
+    from ..pins import ModelSpec, RecordedEnv, Sample
+    from ..verify.runner import request_for, run_probe
 
     recorded = RecordedEnv(
         folder,
@@ -382,3 +384,26 @@ def _copy_code(local: Any, folder: Path) -> list[str]:
             shutil.copy2(source, target)
         listed.append(f"{CODE_DIR}/{target.name}")
     return listed
+
+
+def run(args: argparse.Namespace, progress: Display) -> Outcome:
+    """``save MODEL_FILE DEST``: the bundle written, in one line (or JSON)."""
+    saved = save_from_file(
+        args.model_file,
+        args.dest,
+        sample_input=args.sample_input,
+        method=args.method,
+        trust=args.trust,
+        trust_code=args.trust_code,
+        code_paths=tuple(args.code_path),
+        pack=args.pack_backend if args.pack else None,
+        sandbox=not args.no_sandbox,
+        python=args.python,
+    )
+    return Outcome(
+        ExitCode.OK,
+        f"saved bundle {saved.folder}: {args.model_file.name} as is (sha256 "
+        f"{saved.model_sha256[:12]}...), versions of Python {saved.python} at "
+        f"{saved.interpreter}" + (f" (packed for {args.pack_backend})" if args.pack else ""),
+        {"schema_version": 1, "command": "save", "bundle": str(saved.folder)},
+    )

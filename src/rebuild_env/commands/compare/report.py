@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ...errors import ExitCode, UsageError
+from ...options import Progress, quiet
+from ...report import SCHEMA_VERSION
 from .candidate import Upgrade, candidate_python, searchable_versions
-from .compare import CompareOptions, Session
-from .compare_verdict import Side, Verdict
-from .errors import ExitCode, UsageError
-from .options import Progress, quiet
-from .report import SCHEMA_VERSION
-from .upgrade_search import Search, newest_identical
+from .search import Search, newest_identical
+from .session import CompareOptions, Session
+from .verdict import Side, Verdict
 
 
 @dataclass(frozen=True)

@@ -569,6 +569,9 @@ def _reasons(mapping: object) -> str:
     )
 
 
+FALSE_REFUSALS = "## False refusals"
+
+
 def write_report(path: Path, cache: Path, wall_s: float) -> None:
     """ALLOWLIST.md: one row per cell of the cache, then what each cell skipped and why."""
     rows = [
@@ -640,7 +643,12 @@ def write_report(path: Path, cache: Path, wall_s: float) -> None:
         *(details or ["none"]),
         "",
     ]
-    path.write_text("\n".join(rows), encoding="utf-8")
+    # scripts/scan_matrix.py's section (the scanner's false refusals over these files) stays
+    kept = ""
+    if path.exists():
+        _, marker, rest = path.read_text(encoding="utf-8").partition(FALSE_REFUSALS)
+        kept = marker + rest
+    path.write_text("\n".join(rows) + ("\n" + kept if kept else ""), encoding="utf-8")
 
 
 # ------------------------------------------------------------------------------ sample

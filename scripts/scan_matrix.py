@@ -1,6 +1,6 @@
 """False refusals of the scanner over every real model file the allow-list matrix saved.
 
-    python scripts/scan_matrix.py [--cache DIR] [--out FILE.md]
+    python scripts/scan_matrix.py [--cache DIR] [--report ALLOWLIST.md]
 
 The allow-list generator (``scripts/make_allowlist.py``) keeps every model file it saved,
 per matrix cell (library version x Python x numpy). This scans each of them the way
@@ -21,6 +21,7 @@ from pathlib import Path
 from rebuild_env.pickle_scan import scan_file
 
 MODEL_SUFFIXES = (".joblib", ".pkl", ".pickle", ".skops")
+SECTION = "## False refusals"  # the section of ALLOWLIST.md this script owns
 REASON_WIDTH = 90
 
 
@@ -61,7 +62,11 @@ def scan_cell(cell: Path) -> dict[str, object]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=default_cache())
-    parser.add_argument("--out", type=Path)
+    parser.add_argument(
+        "--report",
+        type=Path,
+        help="write the table as the '## False refusals' section of this file (ALLOWLIST.md)",
+    )
     args = parser.parse_args(argv)
     cells = sorted(c for c in args.cache.glob("*/*") if (c / "cell.json").exists())
     if not cells:
@@ -82,8 +87,14 @@ def main(argv: list[str] | None = None) -> int:
     lines.append(f"| **all** | {len(rows)} cells | {total} | {refused} | |")
     text = "\n".join(lines) + "\n"
     print(text)
-    if args.out:
-        args.out.write_text(text)
+    if args.report:
+        head = args.report.read_text().partition(SECTION)[0] if args.report.exists() else ""
+        intro = (
+            f"`python scripts/scan_matrix.py` on {time.strftime('%Y-%m-%d')}: every model file "
+            "the matrix saved, scanned as `rebuild` would (the cell's library pinned). Each is a "
+            "benign file a real library wrote, so every refusal is a false one.\n\n"
+        )
+        args.report.write_text(head.rstrip("\n") + f"\n\n{SECTION}\n\n{intro}{text}")
     return 0 if refused == 0 else 3
 
 

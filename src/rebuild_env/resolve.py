@@ -114,6 +114,16 @@ ONLY_BINARY = (
 )
 
 
+class CompileFailed(ResolveError):
+    """``uv pip compile`` found no resolution: its output and first cause travel with the
+    error, for the recovery rules to read (not the CLI: it shows the message only)."""
+
+    def __init__(self, message: str, *, compile_output: str, cause: str, hint: str) -> None:
+        super().__init__(message, hint=hint)
+        self.compile_output = compile_output
+        self.cause = cause
+
+
 class _Resolver:
     def __init__(self, recorded: RecordedEnv, backend: str, *, prefer_recorded: bool) -> None:
         self.recorded = recorded
@@ -122,8 +132,6 @@ class _Resolver:
         self.warnings: list[str] = list(recorded.notes)
         self.conflicts: list[str] = []
         self.dropped: list[Dropped] = []
-        self.last_reason = ""
-        self.last_output = ""
         self.index: IndexOptions = recorded.index
         self.metadata: list[legacy_metadata.DependencyMetadata] = []
 
@@ -398,8 +406,15 @@ class _Resolver:
                     pins, python_version, exclude_newer, interp_path, wheels_only
                 )
                 return packages, exclude_newer
-            except ResolveError:
-                recovered = self._recover(pins, needed, python_version, exclude_newer, files)
+            except CompileFailed as failed:
+                recovered = self._recover(
+                    failed,
+                    pins,
+                    needed=needed,
+                    python_version=python_version,
+                    exclude_newer=exclude_newer,
+                    files=files,
+                )
                 if recovered is None:
                     raise
                 exclude_newer = recovered
@@ -408,17 +423,19 @@ class _Resolver:
 
     def _recover(
         self,
+        failed: CompileFailed,
         pins: list[Pin],
+        *,
         needed: frozenset[str],
         python_version: str,
         exclude_newer: str,
         files: dict[str, list[index.ReleaseFile]] | None,
     ) -> str | None:
-        """Work around the last failure (``pins`` edited in place): the cutoff to use
-        next, or ``None`` when no rule applies."""
+        """Work around ``failed`` (``pins`` edited in place): the cutoff to use next, or
+        ``None`` when no rule applies."""
         from . import index
 
-        output = self.last_output
+        output, cause = failed.compile_output, failed.cause
         invalid = legacy_metadata.invalid_release(output)
         if invalid is not None and not any(
             m.name == canonicalize_name(invalid[0]) and m.version == invalid[1]
@@ -439,15 +456,15 @@ class _Resolver:
                     f"{', '.join(stated.requires_dist) or 'none'} (uv dependency-metadata)"
                 )
                 return exclude_newer
-        moved = self._moved_cutoff(pins, files, exclude_newer)
+        moved = self._moved_cutoff(cause, pins, files, exclude_newer)
         if moved:
             return moved
-        culprit = _blocking_pin(self.last_reason, pins, needed) or _failed_pin(output, pins)
+        culprit = _blocking_pin(cause, pins, needed) or _failed_pin(output, pins)
         if culprit is None or culprit.name in needed:
             unreachable = uv_output.unreachable(output)
             return self._drop_index(unreachable, exclude_newer) if unreachable else None
         pins.remove(culprit)
-        reason = why_uninstallable(culprit, files, python_version, self.last_reason)
+        reason = why_uninstallable(culprit, files, python_version, cause)
         self.dropped.append(Dropped(culprit, reason))
         self.warnings.append(
             f"dropped {culprit.requirement()} ({culprit.source}): {reason}; the model "
@@ -456,9 +473,14 @@ class _Resolver:
         return exclude_newer
 
     def _moved_cutoff(
-        self, pins: list[Pin], files: dict[str, list[index.ReleaseFile]] | None, cutoff: str
+        self,
+        cause: str,
+        pins: list[Pin],
+        files: dict[str, list[index.ReleaseFile]] | None,
+        cutoff: str,
     ) -> str:
-        """A later cutoff when uv blames an exact pin published after ``cutoff``, else ``""``.
+        """A later cutoff when uv's ``cause`` blames an exact pin published after ``cutoff``,
+        else ``""``.
 
         The record locks that release, so "as of the record's date" cannot be earlier than
         its upload (its files may not all have been known when the cutoff was first set).
@@ -469,7 +491,7 @@ class _Resolver:
             return ""
         blamed = {
             canonicalize_name(next(g for g in m.groups() if g).rstrip("."))
-            for m in _REQUIRED_NAME.finditer(self.last_reason)
+            for m in _REQUIRED_NAME.finditer(cause)
         }
         for pin in pins:
             if pin.name not in blamed or not pin.version:
@@ -550,17 +572,20 @@ class _Resolver:
             texts = [infile.read_text(), constraints.read_text(), config.read_text()]
             ok, output = cached_compile(args, [*key, *texts], bool(exclude_newer))
         if not ok:
-            self.last_output = output
-            self.last_reason = uv_output.first_cause(output)
+            cause = uv_output.first_cause(output)
             if unreachable := uv_output.unreachable(output):
-                raise ResolveError(
+                raise CompileFailed(
                     f"resolving for Python {python_version} needs {unreachable}",
+                    compile_output=output,
+                    cause=cause,
                     hint="check the network and the index URLs the record names (a "
                     "private index needs its credentials set in the environment)",
                 )
-            raise ResolveError(
+            raise CompileFailed(
                 "the recorded requirements cannot be resolved together for Python "
-                f"{python_version}: {self.last_reason}",
+                f"{python_version}: {cause}",
+                compile_output=output,
+                cause=cause,
                 hint="the plan's warnings say what was already left out; pass --python "
                 "VERSION to try another Python, or fix the pin uv names",
             )

@@ -106,10 +106,10 @@ def test_no_wheel_for_this_python_names_the_pythons_that_have_one() -> None:
 
 def test_a_locked_release_published_after_the_cutoff_moves_the_cutoff() -> None:
     resolver = resolve._Resolver(_recorded(), "venv", prefer_recorded=False)
-    resolver.last_reason = "Because there is no version of foo==1.2 and you require foo==1.2"
+    cause = "Because there is no version of foo==1.2 and you require foo==1.2"
     files = {"foo": [_wheel("foo", "1.2", "3.8", uploaded="2021-05-07T10:00:00Z")]}
     pins = [Pin.parse("foo==1.2", source="requirements.txt:3")]
-    assert resolver._moved_cutoff(pins, files, "2021-04-30") == "2021-05-08"
+    assert resolver._moved_cutoff(cause, pins, files, "2021-04-30") == "2021-05-08"
     assert "the record locks foo==1.2, published 2021-05-07" in resolver.warnings[-1]
 
 

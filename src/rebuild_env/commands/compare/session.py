@@ -163,7 +163,18 @@ class Session:
         try:
             self.backend = backend_for(options.rebuild)
             self.plan, self.scanned = self._reference_plan(bundle, options, progress)
-            self._start(options, progress)
+            self.out = options.rebuild.out or default_out(self.plan)
+            names = {p.name for p in self.plan.packages} | {u.name for u in options.upgrades}
+            self.files = index.release_files(sorted(names), url=self.plan.index.index_url)
+            check_upgrades(self.plan, options.upgrades, self.files)
+            self.runs = output_runs(self.plan, self.work)
+            progress("build reference", "start")
+            self._ref_built = ensure_env(
+                self.plan, self.scanned, out=self.out, options=options.rebuild, backend=self.backend
+            )
+            progress("build reference", "done")
+            self._reference: Side | None = None
+            self._ref_outputs, self._ref_saved_at, self._ref = self._start_reference()
         except BaseException:
             self.close()
             raise
@@ -171,7 +182,7 @@ class Session:
     @staticmethod
     def _reference_plan(
         bundle: Path | str, options: CompareOptions, progress: Progress
-    ) -> tuple[Plan, Any]:
+    ) -> tuple[Plan, Scanned]:
         """The recorded environment's plan; on ``--python`` when the recorded Python cannot
         have it (no interpreter, no wheels), said in the plan's warnings."""
         try:
@@ -191,51 +202,40 @@ class Session:
         asked = sorted(f"{u.name}{u.specifier}" for u in self.options.upgrades)
         return f"compare {' '.join(asked)} --python {self.options.python or ''}"
 
-    def _start(self, options: CompareOptions, progress: Progress) -> None:
-        self.out = options.rebuild.out or default_out(self.plan)
-        names = {p.name for p in self.plan.packages} | {u.name for u in options.upgrades}
-        self.files = index.release_files(sorted(names), url=self.plan.index.index_url)
-        check_upgrades(self.plan, options.upgrades, self.files)
-        self.runs = output_runs(self.plan, self.work)
-        progress("build reference", "start")
-        built = ensure_env(
-            self.plan, self.scanned, out=self.out, options=options.rebuild, backend=self.backend
-        )
-        progress("build reference", "done")
-        self._ref_built = built
-        self._reference: Side | None = None
-        self._ref_outputs = self.work / "reference"
-        self._ref_saved_at = ""
-        key = outputs_key(_request(self.plan, self.scanned, self.runs, self._ref_outputs))
-        saved = None if options.rebuild.reverify else saved_outputs(built.prefix, key)
+    def _start_reference(self) -> tuple[Path, str, _Background | _Done]:
+        """Where the reference's outputs are, when they were saved (``""``: now), and its
+        probe: done already when its env kept this model's outputs, else started now."""
+        built = self._ref_built
+        outputs = self.work / "reference"
+        key = outputs_key(_request(self.plan, self.scanned, self.runs, outputs))
+        saved = None if self.options.rebuild.reverify else saved_outputs(built.prefix, key)
         if saved is not None:
-            probe, self._ref_outputs, self._ref_saved_at = saved
-            self._ref: _Background | _Done = _Done(probe)
+            probe, kept, saved_at = saved
             warm = self._warm.pop(REFERENCE_KEY, None)
             if warm is not None:
                 warm.discard()
-            return
-        self._ref = _Background(lambda: self._probe_reference(built.prefix, key))
+            return kept, saved_at, _Done(probe)
+        return outputs, "", _Background(lambda: self._probe_reference(built.prefix, key, outputs))
 
-    def _probe_reference(self, prefix: Path, key: str) -> ProbeResult:
+    def _probe_reference(self, prefix: Path, key: str, outputs: Path) -> ProbeResult:
         """Probe the reference; keep its outputs in its env when they can serve again."""
         probe = _probe_in(
             self.plan,
             self.scanned,
             prefix,
             self.runs,
-            self._ref_outputs,
+            outputs,
             timeout=self.options.rebuild.timeout,
             warm=self._warm.pop(REFERENCE_KEY, None),
             sandbox=self.options.rebuild.sandbox,
         )
         try:  # kept only when it can serve as the reference (the one check of that)
-            check_reference(Side(self.plan, prefix, False, probe, self._ref_outputs))
+            check_reference(Side(self.plan, prefix, False, probe, outputs))
             keep = True
         except ReferenceFailed:
             keep = False
         if keep:
-            save_outputs(prefix, key, probe, self._ref_outputs)
+            save_outputs(prefix, key, probe, outputs)
         # next time, warm-start the reference probe only if it will have to run again
         remember_warm_probe(self.plan, prefix, self.scanned, probe_ran=not keep, key=REFERENCE_KEY)
         return probe

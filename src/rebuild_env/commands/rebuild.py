@@ -29,14 +29,12 @@ def emit_dir(args: argparse.Namespace) -> Path | None:
     return Path(directory)
 
 
-def bundle_options(args: argparse.Namespace, **more: Any) -> Options:
-    """The options every command that takes a BUNDLE shares, plus ``more``."""
+def shared_options(args: argparse.Namespace, **more: Any) -> Options:
+    """The options of the flags every command that rebuilds shares (``verify`` too), plus
+    ``more``."""
     return Options(
         **more,
         backend=args.backend,
-        python=args.python,
-        format=args.format,
-        model=args.model,
         trust=args.trust,
         allow_modules=tuple(args.allow_module),
         trust_code=args.trust_code,
@@ -45,6 +43,11 @@ def bundle_options(args: argparse.Namespace, **more: Any) -> Options:
         channels=tuple(args.channel),
         conda_exe=args.conda_exe,
     )
+
+
+def bundle_options(args: argparse.Namespace, **more: Any) -> Options:
+    """The options every command that takes one BUNDLE shares, plus ``more``."""
+    return shared_options(args, **more, python=args.python, format=args.format, model=args.model)
 
 
 def rebuild_options(args: argparse.Namespace) -> Options:

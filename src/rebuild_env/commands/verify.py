@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ExitCode, UsageError
-from ..options import Options
 from . import Display, Outcome, clock, columns
+from .rebuild import shared_options
 
 LEGACY_OUT_NAME = "rebuild-env-out"
 """Where earlier versions put spec files (in the cwd): such folders are no bundles either."""
@@ -24,18 +24,8 @@ def run(args: argparse.Namespace, progress: Display) -> Outcome:
     """Rebuild (through the cache) and verify many bundles: a table (or JSON) of verdicts."""
     from ..batch import batch_exit_code, verify_all
 
-    options = Options(
-        backend=args.backend,
-        timeout=args.timeout,
-        trust=args.trust,
-        allow_modules=tuple(args.allow_module),
-        trust_code=args.trust_code,
-        code_paths=tuple(args.code_path),
-        prefer_recorded=args.prefer_recorded,
-        channels=tuple(args.channel),
-        conda_exe=args.conda_exe,
-        offline=args.offline,
-        sandbox=not args.no_sandbox,
+    options = shared_options(
+        args, timeout=args.timeout, offline=args.offline, sandbox=not args.no_sandbox
     )
 
     if args.report is not None:

@@ -122,7 +122,11 @@ def main():
         path = os.path.join(models, filename)
         CURRENT.clear()
         try:
-            if filename.endswith(".joblib"):
+            if ".vendored." in filename:  # written by scikit-learn < 0.21's own joblib
+                from sklearn.externals import joblib as vendored
+
+                vendored.load(path)
+            elif filename.endswith(".joblib"):
                 joblib.load(path)
             else:
                 with open(path, "rb") as handle:

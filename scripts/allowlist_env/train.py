@@ -894,6 +894,17 @@ def _imblearn(X, yb, yc):
 # --------------------------------------------------------------------------- saving
 
 
+def _vendored_joblib():
+    """scikit-learn's own copy of joblib (< 0.21), or None where it only re-exports joblib."""
+    try:
+        from sklearn.externals import joblib as vendored
+        from sklearn.externals.joblib import numpy_pickle
+    except Exception:
+        return None
+    module = getattr(numpy_pickle.NumpyArrayWrapper, "__module__", "")
+    return vendored if module.startswith("sklearn.externals") else None
+
+
 def save(name, obj, models, log):
     import joblib
 
@@ -910,6 +921,17 @@ def save(name, obj, models, log):
     for filename, compress in targets:
         try:
             joblib.dump(obj, os.path.join(models, filename), compress=compress)
+            written += 1
+        except Exception as exc:
+            log["save_errors"][filename] = reason(exc)
+    vendored = _vendored_joblib()
+    for filename, compress in (("%s.vendored.joblib" % name, 0), ("%s.vendored.z.joblib" % name, 3)):
+        # scikit-learn < 0.21 shipped its own joblib: `from sklearn.externals import joblib`
+        # wrote files that name sklearn.externals.joblib's classes, common in old bundles
+        if vendored is None:
+            break
+        try:
+            vendored.dump(obj, os.path.join(models, filename), compress=compress)
             written += 1
         except Exception as exc:
             log["save_errors"][filename] = reason(exc)

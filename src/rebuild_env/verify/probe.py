@@ -201,6 +201,14 @@ def import_local_code(request):
 
 
 def _joblib():
+    vendored = [m for m, n in _POLICY["allowed"] if n in JOBLIB_WRAPPERS and m.startswith("sklearn.")]
+    if vendored:  # written by scikit-learn < 0.21's own joblib: only that copy reads it
+        try:
+            from sklearn.externals import joblib
+
+            return joblib
+        except ImportError:
+            pass
     try:
         import joblib
     except ImportError:

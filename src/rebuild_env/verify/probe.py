@@ -201,7 +201,9 @@ def import_local_code(request):
 
 
 def _joblib():
-    vendored = [m for m, n in _POLICY["allowed"] if n in JOBLIB_WRAPPERS and m.startswith("sklearn.")]
+    vendored = [
+        m for m, n in _POLICY["allowed"] if n in JOBLIB_WRAPPERS and m.startswith("sklearn.")
+    ]
     if vendored:  # written by scikit-learn < 0.21's own joblib: only that copy reads it
         try:
             from sklearn.externals import joblib

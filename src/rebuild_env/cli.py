@@ -42,6 +42,12 @@ def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+# Commands whose stderr says which package they are at, and the lines worth showing
+INSTALLER_STEPS = ("package install", "uv pip compile", "pip: section install", "uv python")
+INSTALLER_NEWS = ("Downloading", "Downloaded", "Building", "Built", "Prepared", "Installed", "+ ")
+INSTALLER_SLOW = ("Downloading", "Building")
+
+
 class _Line:
     """The spinner's text, read again at each refresh so that the elapsed time moves."""
 
@@ -80,6 +86,23 @@ class _Progress:
         if event == "start":
             elapsed = clock(time.monotonic() - self.started)
             print(f"rebuild-env: {stage}  [{elapsed}]", file=sys.stderr, flush=True)
+
+    def installer_line(self, what: str, line: str) -> None:
+        """What an installer says it is doing, as it says it: on a terminal the spinner shows
+        each step (``build: Downloading numpy (15.9MiB)``); elsewhere only the slow ones
+        (downloads, source builds) get a line of their own."""
+        text = line.strip()
+        if not self.enabled or not what.startswith(INSTALLER_STEPS) or not text:
+            return
+        if self.tty:
+            if self._status is not None and text.startswith(INSTALLER_NEWS):
+                stage = self._line.text.split(": ", 1)[0].rstrip("…")
+                self._line.text = f"{stage}: {text}"
+                self._status.update(self._line)
+            return
+        if text.startswith(INSTALLER_SLOW):
+            elapsed = clock(time.monotonic() - self.started)
+            print(f"rebuild-env:   {text}  [{elapsed}]", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self._status is not None:
@@ -207,6 +230,10 @@ def _main(argv: Sequence[str] | None) -> int:
         _subprocess.on_output(_show_output)
     signal.signal(signal.SIGTERM, _on_sigterm)
     progress = _Progress(enabled=not (args.quiet or args.json))
+    if progress.enabled:
+        from . import _subprocess
+
+        _subprocess.on_line(progress.installer_line)
     try:
         result = HANDLERS[args.command](args, progress)
     except RebuildEnvError as exc:

@@ -198,14 +198,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         # stop without a traceback; later writes (and the final flush) go nowhere.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return int(ExitCode.BROKEN_PIPE)
+    return code
+
+
+def entry() -> None:
+    """The ``rebuild-env`` console script and ``python -m rebuild_env``: :func:`main`, then
+    exit the process.
+
+    py-rattler's runtime threads can still be finishing requests (another subdir, another
+    channel) when one failed; meeting a finalizing interpreter they abort it (exit 134
+    after the answer was printed). So once everything is written, a process that imported
+    rattler leaves at once. Only here: :func:`main` called in-process (tests, the API)
+    returns its code and never ends the caller's process.
+    """
+    code = main()
     if "rattler" in sys.modules:
-        # py-rattler's runtime threads can still be finishing requests (another subdir,
-        # another channel) when one failed; meeting a finalizing interpreter they abort it
-        # (exit 134 after the answer was printed). Everything is written: leave now.
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
-    return code
+    sys.exit(code)
 
 
 def _main(argv: Sequence[str] | None) -> int:

@@ -96,9 +96,15 @@ def test_not_a_tty_gives_plain_lines_and_json_alone_on_stdout(tmp_path: Path) ->
     assert text.code == 0, text.stderr
     assert not ANSI.search(text.stderr) and not ANSI.search(text.stdout)
     progress = text.stderr.splitlines()
-    # one plain line per stage, in order ("build" is left out when the cached env is reused)
-    stages = [line.removeprefix("rebuild-env: ") for line in progress]
-    assert all(line.startswith("rebuild-env: ") for line in progress), progress
+    # one plain line per stage, in order ("build" is left out when the cached env is reused),
+    # with the elapsed time ("rebuild-env: read  [0:00]"); an installer's own steps, indented
+    # ("rebuild-env:   Downloading numpy (16.1MiB)  [0:01]"), come between them
+    assert all(re.fullmatch(r"rebuild-env: .+  \[\d+:\d\d\]", line) for line in progress), progress
+    stages = [
+        line.removeprefix("rebuild-env: ").rsplit("  [", 1)[0]
+        for line in progress
+        if not line.startswith("rebuild-env:   ")
+    ]
     assert stages == [s for s in STAGES if s in stages] and stages[0] == "read", progress
     assert stages[-1] == "verify" and len(stages) >= 5, progress
     assert text.stdout.splitlines()[-1].startswith("ok       predictions identical (150/150)")
@@ -113,7 +119,7 @@ def test_not_a_tty_gives_plain_lines_and_json_alone_on_stdout(tmp_path: Path) ->
     row = next(r for r in rows if r.endswith(str(EXAMPLE_BUNDLE)))
     assert row.split()[0].startswith("venv-") and row.split()[3:5] == ["3.11.7", "venv"]
     assert row.index("3.11.7") == header.index("python")  # the columns line up
-    assert re.fullmatch(r"\d+ environment\(s\), [\d.]+ [KMG]?B in .+envs", total), total
+    assert re.fullmatch(r"\d+ environments?, [\d.]+ [KMG]?B in .+envs", total), total
 
     as_json = run_cli(EXAMPLE_BUNDLE, "--out", tmp_path / "out", "--json", cwd=tmp_path)
     assert as_json.code == 0 and not ANSI.search(as_json.stdout + as_json.stderr)

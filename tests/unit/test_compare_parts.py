@@ -210,6 +210,10 @@ class _FakeSession:
         self.files = _files("scikit-learn", {"0.24.2": here, **dict.fromkeys(versions, here)})
         self.outcome = outcome
         self.checked: list[str] = []
+        self.stages: list[tuple[str, str]] = []
+
+    def progress(self, stage: str, event: str) -> None:
+        self.stages.append((stage, event))
 
     def check(self, upgrades: list[Upgrade]) -> Verdict:
         version = upgrades[-1].version

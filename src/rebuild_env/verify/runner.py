@@ -8,6 +8,7 @@ request's caller asked for them afterwards.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import shutil
@@ -158,6 +159,7 @@ class _ProbeFolder:
     @classmethod
     def create(cls, sandbox: bool) -> _ProbeFolder:
         folder = cls(Path(tempfile.mkdtemp(prefix="rebuild-env-probe-")), sandbox)
+        _LIVE_FOLDERS.add(folder.root)
         (folder.out / OUTPUTS_DIR).mkdir(parents=True)
         return folder
 
@@ -180,6 +182,21 @@ class _ProbeFolder:
 
     def remove(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
+        _LIVE_FOLDERS.discard(self.root)
+
+
+_LIVE_FOLDERS: set[Path] = set()
+
+
+def remove_probe_folders() -> None:
+    """Remove the folders of probes still alive: a warm probe never handed its request
+    when the user pressed Ctrl-C (its process is stopped by ``_subprocess.stop_all``)."""
+    for root in list(_LIVE_FOLDERS):
+        shutil.rmtree(root, ignore_errors=True)
+        _LIVE_FOLDERS.discard(root)
+
+
+atexit.register(remove_probe_folders)
 
 
 class WarmProbe:

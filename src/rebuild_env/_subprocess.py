@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from .errors import BuildError, ExitCode, Interrupted, RebuildEnvError
 
@@ -43,6 +44,7 @@ _KEPT_PIP = frozenset(
 _NOISY_NAMES = frozenset({"UV_PYTHON", "UV_SYSTEM_PYTHON", "UV_PROJECT_ENVIRONMENT"})
 
 
+_T = TypeVar("_T")
 _ACTIVE: set[subprocess.Popen[str]] = set()
 _ACTIVE_LOCK = threading.Lock()
 OutputHook = Callable[[str, tuple[str, ...], str], None]
@@ -133,19 +135,28 @@ def _dies_with_parent_hook() -> Callable[[], None] | None:
     return hook
 
 
-def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
-    """Interrupt, then terminate, then kill the command's process group."""
-    if proc.returncode is not None:  # already stopped and reaped (a streamed command)
-        return "", ""
+def _escalate(proc: subprocess.Popen[str], wait: Callable[[float], _T]) -> _T | None:
+    """Interrupt, then terminate, then kill the command's process group, giving it
+    ``wait(grace)`` after each; ``None`` when the group is gone or outlived every signal."""
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
         except (ProcessLookupError, PermissionError):
-            break
+            return None
         try:
-            return proc.communicate(timeout=SHUTDOWN_GRACE_S)
+            return wait(SHUTDOWN_GRACE_S)
         except subprocess.TimeoutExpired:
             continue
+    return None
+
+
+def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
+    """Stop the command's process group; what it wrote."""
+    if proc.returncode is not None:  # already stopped and reaped (a streamed command)
+        return "", ""
+    stopped = _escalate(proc, lambda grace: proc.communicate(timeout=grace))
+    if stopped is not None:
+        return stopped
     out, err = proc.communicate()
     return out, err
 
@@ -283,18 +294,8 @@ def _streamed(proc: subprocess.Popen[str], timeout: float, what: str) -> tuple[s
 
 
 def _signal_group(proc: subprocess.Popen[str]) -> None:
-    """Interrupt, terminate, then kill a streamed command's group (its pipes are being
-    read by threads, so this waits on the process, not on ``communicate``)."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
-            return
-        try:
-            proc.wait(timeout=SHUTDOWN_GRACE_S)
-            return
-        except subprocess.TimeoutExpired:
-            continue
+    """Stop a streamed command's group (threads read its pipes: wait on the process)."""
+    _escalate(proc, lambda grace: proc.wait(timeout=grace))
 
 
 def discard(proc: subprocess.Popen[str]) -> None:

@@ -272,33 +272,3 @@ def save_bundle(
         # The manifest records this interpreter's version: plan with it.
         pack_bundle(folder, Options(backend=pack_backend, python=sys.executable))
     return folder
-
-
-def _load_sample(path: Path) -> Any:
-    if path.suffix == ".npy":
-        import numpy as np
-
-        return np.load(path, allow_pickle=False)
-    if path.suffix == ".csv":
-        import pandas as pd
-
-        return pd.read_csv(path)
-    raise UsageError("sample input must be .npy or .csv", path=path)
-
-
-def _main(argv: list[str]) -> int:
-    """``python -m rebuild_env.capture MODEL DEST METHOD [SAMPLE]``: the save worker."""
-    import joblib
-
-    model_file, dest, method = Path(argv[0]), Path(argv[1]), argv[2]
-    sample = _load_sample(Path(argv[3])) if len(argv) > 3 else None
-    try:
-        save_bundle(joblib.load(model_file), dest, sample_input=sample, method=method)
-    except BundleError as exc:
-        print(exc.one_line(), file=sys.stderr)
-        return int(exc.exit_code)
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(_main(sys.argv[1:]))

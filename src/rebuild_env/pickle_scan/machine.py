@@ -145,14 +145,16 @@ class Machine:
             raise ScanError(f"stack underflow at offset {self.stream.position}")
         return self.stack.pop()
 
-    def _pop_mark(self) -> list[object]:
+    def _pop_mark(self, *, class_first: bool = False) -> list[object]:
+        """The items above the last MARK. ``class_first`` (OBJ): the first is the class
+        being built, which may be a joblib wrapper; the others may not."""
         stack = self.stack
         for i in range(len(stack) - 1, -1, -1):
             if stack[i] is MARK:
                 items = stack[i + 1 :]
                 del stack[i:]
                 self.budget.charge(len(items))
-                self._no_wrapper(items)
+                self._no_wrapper(items[1:] if class_first else items)
                 return items
         raise ScanError(f"no MARK on the stack at offset {self.stream.position}")
 
@@ -258,22 +260,10 @@ class Machine:
         self.stack.append(self._construct(cls, tuple(args), "inst", offset))
 
     def _op_obj(self, arg: object, offset: int) -> None:
-        items = self._pop_mark_allowing_first()
+        items = self._pop_mark(class_first=True)
         if not items:
             raise ScanError(f"OBJ without a class at offset {offset}")
         self.stack.append(self._construct(items[0], tuple(items[1:]), "obj", offset))
-
-    def _pop_mark_allowing_first(self) -> list[object]:
-        """OBJ's items: the first is the class itself, which may be a wrapper."""
-        stack = self.stack
-        for i in range(len(stack) - 1, -1, -1):
-            if stack[i] is MARK:
-                items = stack[i + 1 :]
-                del stack[i:]
-                self.budget.charge(len(items))
-                self._no_wrapper(items[1:])
-                return items
-        raise ScanError(f"no MARK on the stack at offset {self.stream.position}")
 
     def _op_reduce(self, arg: object, offset: int) -> None:
         args = self._pop()

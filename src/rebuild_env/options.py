@@ -83,5 +83,7 @@ class Options:
     @property
     def probes_warm(self) -> bool:
         """Whether a cache hit's probe may start before the plan is known: not for a dry
-        run, a build without the cache, or an explicit ``--prefix``."""
-        return not (self.dry_run or self.no_cache or self.prefix is not None)
+        run, a build without the cache, an explicit ``--prefix``, or ``--force`` (the env
+        is rebuilt at the same path: a probe started in the old one would import from
+        files being moved away)."""
+        return not (self.dry_run or self.no_cache or self.force or self.prefix is not None)

@@ -154,6 +154,9 @@ def _stop(proc: subprocess.Popen[str]) -> tuple[str, str]:
     """Stop the command's process group; what it wrote."""
     if proc.returncode is not None:  # already stopped and reaped (a streamed command)
         return "", ""
+    if getattr(proc, "streamed", False):  # threads read its pipes: wait on the process only
+        _signal_group(proc)
+        return "", ""
     stopped = _escalate(proc, lambda grace: proc.communicate(timeout=grace))
     if stopped is not None:
         return stopped
@@ -261,6 +264,7 @@ def _streamed(proc: subprocess.Popen[str], timeout: float, what: str) -> tuple[s
     timeout the threads end with the pipes once :func:`_stop` has stopped the command.
     """
     chunks: dict[str, list[str]] = {"out": [], "err": []}
+    proc.streamed = True  # type: ignore[attr-defined]  # _stop must not read its pipes
 
     def drain_out() -> None:
         assert proc.stdout is not None

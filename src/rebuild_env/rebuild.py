@@ -363,6 +363,7 @@ def _build_and_verify_in_use(
             store.earlier_verification(prefix, vkey) if reused and not options.reverify else None
         )
         changed = _env_changes(prefix, earlier) if earlier is not None else ()
+        stored = False
         if earlier is not None and not changed:
             probe, verified_at = earlier.result, earlier.at
         else:
@@ -377,13 +378,16 @@ def _build_and_verify_in_use(
             verified_at = ""
             if probe.level in store.PASSING and probe.error is None:
                 store.store_verification(prefix, vkey, probe, fingerprint.take(prefix))
+                stored = True
         if earlier is not None and earlier.fingerprint is not None and changed:
             extra += (
                 f"the environment changed since it was verified at {earlier.at}: "
                 f"{', '.join(changed)}; the probe ran again (pass --force to rebuild it "
                 "from the plan)",
             )
-        remember_warm_probe(plan, prefix, scanned, probe_ran=not verified_at)
+        # The next run probes (so a warm probe pays) only if this verdict was not stored:
+        # a stored one is reused then (--reverify still warms: start_warm_probe's always).
+        remember_warm_probe(plan, prefix, scanned, probe_ran=not (verified_at or stored))
         explained, numeric = _judge_fidelity(
             plan, prefix, request=request, probe=probe, decision=decision, options=options
         )

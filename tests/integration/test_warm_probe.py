@@ -64,3 +64,17 @@ def test_a_probe_started_in_another_interpreter_is_discarded(
     assert report.status == "identical"
     assert len(started) == 1 and sent == []
     assert started[0].proc.poll() is not None and not started[0].tmp.exists()
+
+
+def test_no_probe_is_started_early_when_the_stored_verdict_will_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A run whose verdict was stored (fresh or reused) tells the next one not to warm up:
+    # the next one reuses that verdict, and an early probe would only cost a second of CPU.
+    assert rb.rebuild(EXAMPLE_BUNDLE, rb.Options(out=tmp_path / "out", reverify=True)).status
+    sent, started = _spy_warm(monkeypatch)
+    again = rb.rebuild(EXAMPLE_BUNDLE, rb.Options(out=tmp_path / "out"))
+    assert again.status == "identical" and again.probe is not None
+    assert started == [] and sent == []
+    warmed = rb.rebuild(EXAMPLE_BUNDLE, rb.Options(out=tmp_path / "out", reverify=True))
+    assert warmed.status == "identical" and len(started) == 1  # --reverify still warms

@@ -139,7 +139,12 @@ class CliRun:
 
     def wait_for_stage(self, stage: str, timeout: float) -> None:
         """Until the progress line of ``stage`` (``read``, ``plan``, ``build``...) is out."""
-        self.wait_until(lambda: f"{STAGE_PREFIX}{stage}" in self.lines, f"stage {stage}", timeout)
+        line = f"{STAGE_PREFIX}{stage}"  # then the elapsed time: "rebuild-env: read  [0:00]"
+        self.wait_until(
+            lambda: any(seen == line or seen.startswith(f"{line}  [") for seen in self.lines),
+            f"stage {stage}",
+            timeout,
+        )
 
     def wait_for_child(self, needle: str, timeout: float) -> None:
         """Until a process below the CLI has ``needle`` in its command line."""

@@ -87,7 +87,7 @@ def _fetch(url: str, name: str) -> dict[str, object] | None:
         return None
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(f".{os.getpid()}.tmp")
+        tmp = cache.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_bytes(body)
         tmp.replace(cache)
     except OSError:

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -83,7 +84,7 @@ def query(path: Path, *, found_by: str = "") -> Interpreter | None:
         cache[key] = [interp.implementation, interp.version]
         try:
             _cache_file().parent.mkdir(parents=True, exist_ok=True)
-            tmp = _cache_file().with_suffix(f".{os.getpid()}.tmp")
+            tmp = _cache_file().with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
             tmp.write_text(json.dumps(cache), encoding="utf-8")
             tmp.replace(_cache_file())
         except OSError:

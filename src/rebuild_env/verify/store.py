@@ -139,7 +139,7 @@ def remember_warm_probe(
     path = _warm_file(bundle_dir, key)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
         tmp.write_text(json.dumps(record))
         tmp.replace(path)
     except OSError:

@@ -104,10 +104,7 @@ def test_alignment_is_read_exactly_when_joblib_reads_it(
 
 def test_a_state_key_the_scanner_cannot_read_is_refused(tmp_path: Path) -> None:
     # ('numpy_array_alignment_bytes' built by str(b'...', 'ascii') would be invisible)
-    key = (
-        b"\x8c\x08builtins\x8c\x03str\x93"
-        + b"C\x1bnumpy_array_alignment_bytes\x8c\x05ascii\x86R"
-    )
+    key = b"\x8c\x08builtins\x8c\x03str\x93" + b"C\x1bnumpy_array_alignment_bytes\x8c\x05ascii\x86R"
     data = _real(tmp_path)
     safe, error = _scan(tmp_path, _insert_in_state(data, key + b"K\x10"))
     assert not safe

@@ -124,7 +124,7 @@ def _rebuild(
                 progress=progress,
             )
             return replace(report, prefix=None)
-    for _ in range(MAX_INSTALL_PRUNES):
+    for attempt in range(MAX_INSTALL_PRUNES + 1):
         try:
             return _build_and_verify(
                 plan,
@@ -136,6 +136,8 @@ def _rebuild(
                 warm=warm,
             )
         except BuildError as exc:
+            if attempt == MAX_INSTALL_PRUNES or options.offline:
+                raise
             # an app pin that fails only when installing (its wheel does not build) is
             # pruned like one that fails to resolve, when the model does not need it
             pruned = without_failed_install(
@@ -145,18 +147,10 @@ def _rebuild(
                 python=options.python,
                 prefer_recorded=options.prefer_recorded,
             )
-            if pruned is None or options.offline:
+            if pruned is None:
                 raise
             plan = pruned
-    return _build_and_verify(
-        plan,
-        scanned=scanned,
-        out=out,
-        options=options,
-        backend=backend,
-        progress=progress,
-        warm=warm,
-    )
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def start_warm_probe(

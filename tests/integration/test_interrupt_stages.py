@@ -114,6 +114,12 @@ def _start(
         run.wait_for_child("probe.py", STAGE_TIMEOUT_S)
     elif stage == "build" and backend == "venv":
         run.wait_for_child("pip install", STAGE_TIMEOUT_S)
+    elif stage == "build":
+        # py-rattler installs from the local channel in under a second, in-process: wait
+        # for the build's own marker rather than a fixed time after the stage line
+        marker = tmp_path / "env" / INCOMPLETE_MARKER
+        run.wait_until(marker.exists, "the conda build's incomplete marker", STAGE_TIMEOUT_S)
+        return run
     else:
         run.wait_for_stage(stage, STAGE_TIMEOUT_S)
     run.linger(0.5)

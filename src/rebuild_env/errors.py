@@ -52,7 +52,8 @@ class RebuildEnvError(Exception):
             parts[0] = f"{self.path}: {self.message}"
         if self.hint:
             parts.append(self.hint)
-        return " — ".join(parts)
+        # one line, whatever a parser's message embeds (packaging's errors add a caret line)
+        return " ".join(" — ".join(parts).split())
 
 
 class BundleError(RebuildEnvError):

@@ -117,3 +117,18 @@ def test_bare_bundle_reads_a_utf16_freeze(tmp_path: Path) -> None:
     recorded = read_bundle(tmp_path)
     assert recorded.format == "bare"
     assert recorded.pin("scikit-learn") is not None
+
+
+def test_a_line_of_random_bytes_is_reported_in_one_line(tmp_path: Path) -> None:
+    from rebuild_env.bundle.formats.requirements import parse_requirements
+    from rebuild_env.errors import BundleError
+
+    path = tmp_path / "requirements.txt"
+    path.write_bytes(bytes(range(128, 256)) * 3)  # no NUL: read as text, not a requirement
+    try:
+        parse_requirements(path)
+    except BundleError as exc:
+        line = exc.one_line()
+    else:
+        raise AssertionError("random bytes were read as requirements")
+    assert "\n" not in line and len(line) < 400, line

@@ -30,6 +30,7 @@ from ...pins import IndexOptions, Pin
 from ..textfile import read_text
 
 MAX_INCLUDE_DEPTH = 10
+SHOWN_CHARS = 80  # of a bad line, in its error (a binary file makes a long one)
 _COMMENT = re.compile(r"(^|\s+)#.*$")
 _EGG = re.compile(r"[#&]egg=([A-Za-z0-9][A-Za-z0-9._-]*)")
 _VCS_URL = re.compile(r"^(git|hg|svn|bzr)\+[a-z]+://", re.IGNORECASE)
@@ -166,7 +167,9 @@ class _Parser:
             pin = Pin.parse(text, source=where, hashes=hashes)
         except InvalidRequirement as exc:
             raise BundleError(
-                f"line {where.rsplit(':', 1)[1]} is not a valid requirement: {text!r} ({exc})",
+                f"line {where.rsplit(':', 1)[1]} is not a valid requirement: "
+                f"{_shown(text)} "
+                f"({str(exc).splitlines()[0]})",
                 path=path,
                 hint="fix or remove the line (pip-freeze format: name==version)",
             ) from None
@@ -285,6 +288,12 @@ def _split_hashes(line: str, where: str, path: Path) -> tuple[str, tuple[str, ..
             raise BundleError(f"{where}: malformed --hash {token!r}", path=path)
         hashes.append(value)
     return head.strip(), tuple(hashes)
+
+
+def _shown(text: str) -> str:
+    """A bad line as the error shows it: quoted, escaped, at most SHOWN_CHARS long."""
+    quoted = repr(text)
+    return quoted if len(quoted) <= SHOWN_CHARS else quoted[: SHOWN_CHARS - 3] + "..."
 
 
 def parse_requirements(path: Path) -> RequirementsFile:

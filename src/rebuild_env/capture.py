@@ -30,6 +30,7 @@ from packaging.utils import canonicalize_name
 
 from . import __version__
 from .bundle.formats.manifest import FORMAT_VERSION, MANIFEST, NUMERIC_CONTEXT, numeric_section
+from .env_inventory import installed_sha256
 from .errors import BundleError, UsageError
 
 MODEL_FILE = "model.joblib"
@@ -140,22 +141,6 @@ def _distributions_for(modules: set[str]) -> set[str]:
     return dists
 
 
-def _sha256_of(dist: metadata.Distribution) -> str | None:
-    """The installed wheel's sha256, when the installer recorded it (PEP 610 archive_info)."""
-    text = dist.read_text("direct_url.json")
-    if not text:
-        return None
-    try:
-        info = json.loads(text).get("archive_info", {})
-    except ValueError:
-        return None
-    hashes = info.get("hashes") or {}
-    value = hashes.get("sha256") or (
-        info.get("hash", "").partition("=")[2] if "sha256=" in info.get("hash", "") else None
-    )
-    return value if isinstance(value, str) and len(value) == 64 else None
-
-
 def _write_sample_input(sample: Any, path: Path) -> str:
     import numpy as np
 
@@ -246,7 +231,7 @@ def save_bundle(
     }
     for name in sorted(dists):
         entry: dict[str, Any] = {"name": name, "version": dists[name].version}
-        sha = _sha256_of(dists[name])
+        sha = installed_sha256(dists[name])
         if sha:
             entry["sha256"] = sha
         manifest["packages"].append(entry)

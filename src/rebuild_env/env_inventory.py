@@ -65,7 +65,7 @@ def _top_level(dist: Any) -> list[str]:
     return sorted(found)
 
 
-def _sha256(dist: Any) -> str | None:
+def installed_sha256(dist: Any) -> str | None:
     """The installed wheel's sha256, when the installer recorded it (PEP 610)."""
     text = dist.read_text("direct_url.json")
     if not text:
@@ -134,7 +134,7 @@ def distributions() -> list[dict[str, Any]]:
                 "version": dist.version,
                 "requires": list(dist.requires or ()),
                 "top_level": _top_level(dist),
-                "sha256": _sha256(dist),
+                "sha256": installed_sha256(dist),
             }
         )
     return found
